@@ -1,0 +1,5 @@
+"""``python -m invrestore`` runs the command line."""
+
+from invrestore.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``invrestore`` command line: a thin layer over the library (parse, call, print)."""
