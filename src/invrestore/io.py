@@ -35,6 +35,7 @@ from invrestore.errors import ImageReadError, ImageWriteError
 __all__ = [
     "IMAGE_EXTENSIONS",
     "atomic_write",
+    "image_size",
     "list_images",
     "read_image",
     "read_image_uint",
@@ -356,6 +357,16 @@ def _encode_png16(arr: np.ndarray, buf: _io.BytesIO, text: dict[str, str] | None
     if not ok:
         raise ImageWriteError("OpenCV could not encode the 16-bit PNG")
     buf.write(enc.tobytes())
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """``(H, W)`` of an image file from its header (EXIF orientation not applied)."""
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+    except (OSError, UnidentifiedImageError) as e:
+        raise ImageReadError(path, str(e) or "not a recognised image") from e
+    return h, w
 
 
 def read_png_text(path: str | Path) -> dict[str, str]:

@@ -126,8 +126,12 @@ class PairedDataset(Dataset[dict[str, torch.Tensor]]):
         seed: base seed; samples depend on ``(seed, epoch, index)``.
         repeat: virtual length multiplier (many crops per image per epoch).
 
-    Items are ``{"x": (C,h,w), "x_lq": (C,h/s,w/s)}``.
+    Items are ``{"x": (C,h,w), "x_lq": (C,h/s,w/s)}``. Indices beyond ``len(self)`` are accepted ("virtual
+    indices" ``epoch·len + i`` from the training loop): they address image ``index mod len(images)`` with fresh
+    random crops.
     """
+
+    accepts_virtual_index = True
 
     def __init__(
         self,

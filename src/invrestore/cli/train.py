@@ -1,0 +1,64 @@
+"""``invrestore train CONFIG``: train a model family from a YAML preset (single process or under torchrun)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from invrestore.errors import ConfigError
+
+
+def _families() -> dict[str, tuple[type, Callable[[Any], Any]]]:
+    from invrestore.models.irn.config import IRNConfig
+    from invrestore.models.irn.steps import IRNTask
+
+    return {"irn": (IRNConfig, IRNTask)}
+
+
+def load_task(config: str | Path, overrides: tuple[str, ...] = ()) -> Any:
+    """Read a YAML preset, apply ``key=value`` overrides, and build the family's task."""
+    from omegaconf import OmegaConf
+
+    from invrestore.train.config import load_config
+
+    path = Path(config)
+    if not path.is_file():
+        raise ConfigError(f"config file '{path}' not found (presets live in configs/<family>/)")
+    try:
+        family = OmegaConf.load(path).get("family")
+    except Exception as e:
+        raise ConfigError(f"cannot parse config '{path}': {e}") from e
+    families = _families()
+    if family not in families:
+        raise ConfigError(f"config '{path}' has family={family!r}; known families: {', '.join(families)}")
+    schema, task_cls = families[family]
+    cfg = load_config(schema, path, overrides)
+    return task_cls(cfg)
+
+
+@click.command("train")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config value (repeatable).")
+@click.option("--run-dir", type=click.Path(file_okay=False), default=None, help="Output folder (default runs/<name>).")
+@click.option("--max-steps", type=int, default=None, help="Stop (with a checkpoint) at this step; resume later.")
+@click.option("--no-resume", is_flag=True, help="Start from scratch even if run-dir has a checkpoint.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def train(
+    config: str, overrides: tuple[str, ...], run_dir: str | None, max_steps: int | None, no_resume: bool, no_progress: bool
+) -> None:
+    """Train from a YAML preset, e.g. configs/irn/x4.yaml, resuming from RUN_DIR/last when present.
+
+    Multi-GPU / multi-process: torchrun --nproc_per_node=N -m invrestore train CONFIG ...
+    """
+    from invrestore.train import fit
+
+    task = load_task(config, overrides)
+    out = Path(run_dir) if run_dir else Path("runs") / Path(config).stem
+    res = fit(task, out, resume=not no_resume, progress=not no_progress, max_steps=max_steps)
+    msg = f"stopped at step {res.step}; checkpoints in {res.run_dir}"
+    if res.best is not None:
+        msg += f"; best {task.best_metric} = {res.best:.3f}"
+    click.echo(msg)

@@ -1,0 +1,22 @@
+"""Training: frozen configs, atomic checkpoints and one generic loop (single process or DDP)."""
+
+from invrestore.train.checkpoint import load_checkpoint, load_weights, save_checkpoint, save_weights
+from invrestore.train.config import OptimConfig, TrainConfig, config_to_yaml, load_config, merge_config
+from invrestore.train.loop import FitResult, StepBatchSampler, Task, fit, step_seed
+
+__all__ = [
+    "FitResult",
+    "OptimConfig",
+    "StepBatchSampler",
+    "Task",
+    "TrainConfig",
+    "config_to_yaml",
+    "fit",
+    "load_checkpoint",
+    "load_config",
+    "load_weights",
+    "merge_config",
+    "save_checkpoint",
+    "save_weights",
+    "step_seed",
+]

@@ -1,0 +1,118 @@
+"""Checkpoints: weights as safetensors, training state as a torch file, written atomically as one folder.
+
+Layout of a run directory::
+
+    run/
+      config.yaml            resolved config of the run
+      metrics.jsonl          one JSON object per logged step / validation
+      last/                  the newest checkpoint (model.safetensors, state.pt, meta.json)
+      best/                  the best checkpoint by the validation metric (same files)
+
+A checkpoint folder is written under a temporary name and swapped in with renames, so an interrupted write leaves
+the previous checkpoint intact (``last.old`` is used when ``last`` is missing after a crash mid-swap).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from invrestore.errors import CheckpointError
+
+__all__ = ["find_checkpoint", "load_checkpoint", "load_weights", "save_checkpoint", "save_weights"]
+
+
+def save_weights(state_dict: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str] | None = None) -> None:
+    """Save a state dict as safetensors, atomically. Shared storage between tensors is copied apart."""
+    path = Path(path)
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state_dict.items()}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_weights(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """Load a safetensors file or a torch ``.pth``/``.pt`` state dict (weights only).
+
+    Raises:
+        CheckpointError: missing or unreadable file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint '{path}' not found")
+    try:
+        if path.suffix == ".safetensors":
+            return load_file(str(path), device=str(map_location))
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except (SafetensorError, RuntimeError, OSError, EOFError, ValueError) as e:
+        raise CheckpointError(f"cannot read checkpoint '{path}': {str(e).splitlines()[0] if str(e) else e}") from e
+    except Exception as e:  # pickle errors of many kinds on corrupt files
+        raise CheckpointError(f"cannot read checkpoint '{path}': {type(e).__name__}: {e}") from e
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"checkpoint '{path}' does not hold a state dict (found {type(obj).__name__})")
+    return obj
+
+
+def save_checkpoint(
+    folder: str | Path,
+    model_state: dict[str, torch.Tensor],
+    train_state: dict[str, Any],
+    meta: dict[str, Any],
+) -> Path:
+    """Write ``folder`` (``model.safetensors``, ``state.pt``, ``meta.json``) atomically by renaming a temp folder."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        save_weights(model_state, tmp / "model.safetensors")
+        torch.save(train_state, tmp / "state.pt")
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+        old = folder.with_name(folder.name + ".old")
+        if old.exists():
+            shutil.rmtree(old)
+        if folder.exists():
+            os.replace(folder, old)
+        os.replace(tmp, folder)
+        if old.exists():
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def find_checkpoint(folder: str | Path) -> Path | None:
+    """The checkpoint folder to resume from (``folder`` or its ``.old`` twin after a crash mid-swap)."""
+    folder = Path(folder)
+    for cand in (folder, folder.with_name(folder.name + ".old")):
+        if (cand / "model.safetensors").is_file() and (cand / "state.pt").is_file():
+            return cand
+    return None
+
+
+def load_checkpoint(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, Any]]:
+    """Read ``(model_state, train_state, meta)`` from a checkpoint folder written by :func:`save_checkpoint`."""
+    found = find_checkpoint(folder)
+    if found is None:
+        raise CheckpointError(f"no checkpoint in '{folder}' (expected model.safetensors and state.pt)")
+    model_state = load_weights(found / "model.safetensors")
+    try:
+        train_state = torch.load(found / "state.pt", map_location="cpu", weights_only=False)
+    except Exception as e:
+        raise CheckpointError(f"cannot read training state '{found / 'state.pt'}': {e}") from e
+    meta_path = found / "meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    return model_state, train_state, meta

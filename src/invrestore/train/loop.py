@@ -1,0 +1,331 @@
+"""The generic training loop shared by every model family.
+
+A family provides a :class:`Task`: it builds the model and the training set, and defines a *pure* training step
+``training_step(model, batch, generator) -> (loss, metrics)`` (no optimiser, no device moves, no logging). The loop
+owns everything else: devices, DistributedDataParallel, the optimiser and schedule, gradient clipping, seeded data
+order, logging (JSONL, optional TensorBoard, tqdm), validation, best-checkpoint tracking and resumption.
+
+**Reproducibility.** The data order is a function of ``(seed, step)`` only; the dataset receives *virtual indices*
+``epoch * N + i`` (datasets with ``accepts_virtual_index = True`` seed their random crops from them, others see
+``i``), and the step's generator is seeded from ``(seed, step, rank)``. Together with the model, optimiser, scheduler
+and RNG states saved in each checkpoint, a resumed run repeats the uninterrupted run's losses exactly.
+
+**Distributed.** Under ``torchrun --nproc_per_node=N -m invrestore train ...`` the loop initialises the process group
+(nccl on GPU, gloo on CPU), splits each global batch across ranks, wraps the model in DDP and logs on rank 0 only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from invrestore.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
+from invrestore.train.config import TrainConfig, config_to_yaml
+
+__all__ = ["FitResult", "StepBatchSampler", "Task", "fit", "step_seed"]
+
+
+class Task(Protocol):
+    """What a model family gives the loop."""
+
+    name: str
+    train: TrainConfig
+    best_metric: str  # key of validate()'s result; higher is better
+
+    def build_model(self) -> nn.Module: ...
+
+    def train_dataset(self) -> Dataset[Any]: ...
+
+    def training_step(
+        self, model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator
+    ) -> tuple[torch.Tensor, dict[str, float]]: ...
+
+    def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]: ...
+
+    def config(self) -> Any: ...
+
+
+def step_seed(seed: int, step: int, rank: int = 0) -> int:
+    """A 63-bit seed derived from ``(seed, step, rank)``."""
+    digest = hashlib.blake2b(f"{seed}/{step}/{rank}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & ((1 << 63) - 1)
+
+
+class StepBatchSampler:
+    """Yields each rank's share of the global batch for steps ``start_step, start_step+1, ...``.
+
+    Epoch ``e`` is a permutation of ``range(n)`` seeded by ``(seed, e)``; the last incomplete batch is dropped.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        global_batch: int,
+        seed: int,
+        start_step: int = 0,
+        steps: int | None = None,
+        rank: int = 0,
+        world: int = 1,
+        virtual: bool = False,
+    ) -> None:
+        if global_batch % world:
+            raise ValueError(f"batch size {global_batch} is not divisible by the {world} processes")
+        if n < global_batch:
+            raise ValueError(f"the training set has {n} samples, fewer than one batch of {global_batch}")
+        self.n, self.global_batch, self.seed = n, global_batch, seed
+        self.start_step, self.steps, self.rank, self.world, self.virtual = start_step, steps, rank, world, virtual
+        self.per_epoch = n // global_batch
+        self._perm_epoch = -1
+        self._perm = torch.empty(0, dtype=torch.long)
+
+    def batch_indices(self, step: int) -> list[int]:
+        epoch, j = divmod(step, self.per_epoch)
+        if epoch != self._perm_epoch:
+            g = torch.Generator().manual_seed(step_seed(self.seed, epoch, -1))
+            self._perm = torch.randperm(self.n, generator=g)
+            self._perm_epoch = epoch
+        b = self.global_batch // self.world
+        start = j * self.global_batch + self.rank * b
+        idx = self._perm[start : start + b]
+        if self.virtual:
+            idx = idx + epoch * self.n
+        return idx.tolist()
+
+    def __iter__(self) -> Iterator[list[int]]:
+        step = self.start_step
+        while self.steps is None or step < self.steps:
+            yield self.batch_indices(step)
+            step += 1
+
+    def __len__(self) -> int:
+        return (self.steps - self.start_step) if self.steps is not None else 2**62
+
+
+@dataclass
+class FitResult:
+    step: int
+    best: float | None
+    last_metrics: dict[str, float]
+    run_dir: Path
+
+
+def _select_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            local = int(os.environ.get("LOCAL_RANK", 0))
+            return torch.device("cuda", local)
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def _init_distributed(device: torch.device) -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    if not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group(backend=backend)
+    return dist.get_rank(), dist.get_world_size()
+
+
+class _JsonlLogger:
+    def __init__(self, path: Path, enabled: bool, tensorboard: bool) -> None:
+        self.path, self.enabled = path, enabled
+        self.tb: Any = None
+        if enabled and tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb = SummaryWriter(str(path.parent / "tb"))
+            except ImportError as e:  # pragma: no cover - optional extra
+                raise RuntimeError("TensorBoard logging needs `pip install invrestore[tb]`") from e
+
+    def log(self, record: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        with open(self.path, "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        if self.tb is not None:
+            step = int(record["step"])
+            for k, v in record.items():
+                if k not in ("step", "kind") and isinstance(v, (int, float)):
+                    self.tb.add_scalar(f"{record.get('kind', 'train')}/{k}", v, step)
+            self.tb.flush()
+
+
+def _rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop log records newer than the checkpoint we resume from (they will be written again)."""
+    if not path.is_file():
+        return
+    keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln).get("step", 0) <= step]
+    path.write_text("".join(ln + "\n" for ln in keep))
+
+
+def fit(
+    task: Task,
+    run_dir: str | Path,
+    resume: bool = True,
+    progress: bool = True,
+    max_steps: int | None = None,
+) -> FitResult:
+    """Train ``task`` into ``run_dir`` (resuming from ``run_dir/last`` when present and ``resume``).
+
+    Args:
+        task: the model family's task object.
+        run_dir: output folder (config.yaml, metrics.jsonl, last/, best/).
+        resume: continue from the last checkpoint if there is one.
+        progress: show a tqdm bar on rank 0.
+        max_steps: stop after this global step even if ``task.train.steps`` is larger (checkpoint written), so a
+            long run can be done in pieces.
+    """
+    cfg = task.train
+    run_dir = Path(run_dir)
+    device = _select_device(cfg.device)
+    rank, world = _init_distributed(device)
+    is_main = rank == 0
+    if is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(config_to_yaml(task.config()))
+
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed % 2**32)
+    random.seed(cfg.seed)
+    model = task.build_model().to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    o = cfg.optim
+    optimizer = torch.optim.Adam(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(o.milestones), gamma=o.gamma)
+
+    step = 0
+    best: float | None = None
+    log_path = run_dir / "metrics.jsonl"
+    if resume and find_checkpoint(run_dir / "last") is not None:
+        model_state, train_state, _meta = load_checkpoint(run_dir / "last")
+        model.load_state_dict(model_state)
+        optimizer.load_state_dict(train_state["optimizer"])
+        scheduler.load_state_dict(train_state["scheduler"])
+        step = int(train_state["step"])
+        best = train_state.get("best")
+        _set_rng_state(train_state["rng"])
+        if is_main:
+            _truncate_log(log_path, step)
+
+    net: nn.Module = model
+    if world > 1:
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+
+    dataset = task.train_dataset()
+    n = len(dataset)  # type: ignore[arg-type]
+    end = cfg.steps if max_steps is None else min(cfg.steps, max_steps)
+    sampler = StepBatchSampler(
+        n, cfg.batch_size, cfg.seed, step, end, rank, world, virtual=getattr(dataset, "accepts_virtual_index", False)
+    )
+    loader = DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        num_workers=cfg.num_workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=cfg.num_workers > 0,
+    )
+    logger = _JsonlLogger(log_path, is_main, cfg.tensorboard)
+    bar = None
+    if progress and is_main:
+        from tqdm import tqdm
+
+        bar = tqdm(total=end, initial=step, desc=task.name, unit="step", dynamic_ncols=True)
+
+    def checkpoint(folder: str) -> None:
+        if not is_main:
+            return
+        train_state = {
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "step": step,
+            "best": best,
+            "rng": _rng_state(),
+        }
+        meta = {"step": step, "task": task.name, "best": best, "best_metric": task.best_metric}
+        save_checkpoint(run_dir / folder, model.state_dict(), train_state, meta)
+
+    running: dict[str, float] = {}
+    count = 0
+    t0 = time.time()
+    last_val: dict[str, float] = {}
+    net.train()
+    for batch in loader:
+        batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+        g = torch.Generator(device=device).manual_seed(step_seed(cfg.seed, step, rank))
+        loss, metrics = task.training_step(net, batch, g)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite loss at step {step}: {metrics}")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if o.grad_clip > 0:
+            metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, o.grad_clip))
+        optimizer.step()
+        scheduler.step()
+        step += 1
+        for k, v in metrics.items():
+            running[k] = running.get(k, 0.0) + float(v)
+        count += 1
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{float(loss):.4g}")
+        if step % cfg.log_every == 0 or step == end:
+            rec = {"kind": "train", "step": step, "lr": scheduler.get_last_lr()[0], "time": time.time() - t0}
+            rec.update({k: v / count for k, v in running.items()})
+            logger.log(rec)
+            running, count = {}, 0
+        if cfg.val_every > 0 and (step % cfg.val_every == 0 or step == end):
+            if is_main:
+                model.eval()
+                with torch.no_grad():
+                    last_val = task.validate(model, device)
+                model.train()
+                logger.log({"kind": "val", "step": step, **last_val})
+                value = last_val.get(task.best_metric)
+                if value is not None and not math.isnan(value) and (best is None or value > best):
+                    best = value
+                    checkpoint("best")
+            if world > 1:
+                dist.barrier()
+        if step % cfg.ckpt_every == 0 or step == end:
+            checkpoint("last")
+        if step >= end:
+            break
+    if bar is not None:
+        bar.close()
+    if world > 1:
+        dist.barrier()
+    return FitResult(step=step, best=best, last_metrics=last_val, run_dir=run_dir)
