@@ -6,9 +6,16 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 _REPO = Path(__file__).resolve().parents[1]
 _DEFAULT = _REPO.parent / "shared" / "data"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Tests run under pytest-xdist with one worker per core: more intra-op threads than cores makes the many small
+    # tensor ops of resizing/filtering/training steps several times slower through contention.
+    torch.set_num_threads(1)
 
 
 def shared_data_root() -> Path | None:

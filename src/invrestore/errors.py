@@ -40,3 +40,7 @@ class ScaleError(InvRestoreError):
 
 class CheckpointError(InvRestoreError):
     """A checkpoint is missing, corrupt or does not match the model."""
+
+
+class ImageShapeError(InvRestoreError, ValueError):
+    """An image tensor has the wrong number of dimensions or channels, or two images do not match."""

@@ -22,7 +22,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Literal
 
@@ -50,6 +50,13 @@ ModeArg = Literal["keep", "rgb", "gray"]
 AlphaArg = Literal["drop", "composite", "error"]
 
 
+def default_file_mode(directory: bool = False) -> int:
+    """``0o666`` (``0o777`` for a folder) less the process umask: the mode a plainly created file would get."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
 @contextmanager
 def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO[bytes]]:
     """Open a temporary file beside ``path`` and move it into place only if the block succeeds.
@@ -66,16 +73,15 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO[bytes]]:
     except OSError as e:
         raise ImageWriteError(f"cannot write '{path}': {e.strerror}") from e
     try:
+        os.chmod(tmp, default_file_mode())  # mkstemp creates 0600; give the file the usual permissions
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
 
 
@@ -83,9 +89,7 @@ def list_images(folder: str | Path, recursive: bool = False) -> list[Path]:
     """Sorted image files (by extension, case-insensitive) in ``folder``."""
     folder = Path(folder)
     pattern = "**/*" if recursive else "*"
-    return sorted(
-        p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-    )
+    return sorted(p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
 
 
 def _read_16bit_with_cv2(path: Path) -> np.ndarray:
@@ -150,12 +154,10 @@ def read_image_uint(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                img = ImageOps.exif_transpose(img)
+            with Image.open(path) as opened:
+                img: Image.Image = ImageOps.exif_transpose(opened)
                 img.load()
-                has_alpha = img.mode in ("RGBA", "LA", "PA") or (
-                    img.mode == "P" and "transparency" in img.info
-                )
+                has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
                 if has_alpha and alpha == "error":
                     raise ImageReadError(path, "it has an alpha channel (pass alpha='drop' or 'composite')")
                 if bit_depth == 16 and img.mode not in ("I;16", "I;16B", "I", "L", "LA"):

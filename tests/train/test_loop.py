@@ -14,7 +14,7 @@ import torch
 from invrestore.train import StepBatchSampler, fit, load_checkpoint
 
 sys.path.insert(0, str(Path(__file__).parent))
-from toy_task import ToyTask  # noqa: E402
+from toy_task import ToyTask
 
 
 def _losses(run: Path) -> list[tuple[int, float]]:
@@ -48,8 +48,6 @@ def test_batch_sampler_covers_each_epoch_without_repeats_and_splits_ranks() -> N
     r0 = StepBatchSampler(10, 4, seed=1, rank=0, world=2).batch_indices(1)
     r1 = StepBatchSampler(10, 4, seed=1, rank=1, world=2).batch_indices(1)
     assert r0 + r1 == s.batch_indices(1)
-
-
 
 
 @pytest.mark.slow

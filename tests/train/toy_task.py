@@ -28,7 +28,12 @@ class _Data(Dataset[dict[str, torch.Tensor]]):
 class ToyConfig:
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(
-            steps=8, batch_size=4, log_every=1, val_every=4, ckpt_every=2, optim=OptimConfig(milestones=(4,), lr=1e-2)
+            steps=8,
+            batch_size=4,
+            log_every=1,
+            val_every=4,
+            ckpt_every=2,
+            optim=OptimConfig(milestones=(4,), lr=1e-2),
         )
     )
 

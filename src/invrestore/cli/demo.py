@@ -71,5 +71,5 @@ def demo(output: str, scale: int) -> None:
     click.echo(f"{'mean PSNR-Y':<18}" + "".join(f"{totals[m] / len(files):>13.2f}{'':>9}" for m, _ in methods))
     grid = torch.cat(rows, dim=1)
     write_image(out / "comparison.png", grid)
-    cols = "HR | bicubic LR (nearest ×{s}) | ".format(s=scale) + " | ".join(f"{m} ×{scale}" for m, _ in methods)
+    cols = f"HR | bicubic LR (nearest ×{scale}) | " + " | ".join(f"{m} ×{scale}" for m, _ in methods)
     click.echo(f"wrote {out / 'comparison.png'} (columns: {cols})")

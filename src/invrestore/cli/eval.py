@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import torch
 
 from invrestore.errors import ConfigError
 
@@ -43,6 +44,7 @@ def build_method(
     from invrestore.models.irn.rescaler import IRNRescaler
     from invrestore.models.registry import create_model
 
+    net: torch.nn.Module
     if weights:
         net = load_official_checkpoint(weights, model)
     else:
@@ -139,10 +141,10 @@ def eval_cmd(
                 vals = [run.rows()[i][key] for run in runs]
                 merged[key] = None if any(v is None for v in vals) else sum(vals) / len(vals)
             per_image.append(merged)
-        means = {
-            key: (None if any(run.means[key] is None for run in runs) else sum(run.means[key] for run in runs) / len(runs))  # type: ignore[misc]
-            for key in _KEYS
-        }
+        means: dict[str, float | None] = {}
+        for key in _KEYS:
+            got = [run.means[key] for run in runs]
+            means[key] = None if any(v is None for v in got) else sum(v for v in got if v is not None) / len(got)
         paper = paper_result(label, scale, r.info.name)
         report["datasets"][r.info.name] = {
             **means,

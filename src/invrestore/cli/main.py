@@ -41,12 +41,15 @@ def _register() -> None:
     from invrestore.cli.data import data
     from invrestore.cli.demo import demo
     from invrestore.cli.eval import eval_cmd
+    from invrestore.cli.rescale import downscale, upscale
     from invrestore.cli.train import train
 
     cli.add_command(data)
     cli.add_command(eval_cmd)
     cli.add_command(demo)
     cli.add_command(train)
+    cli.add_command(downscale)
+    cli.add_command(upscale)
 
 
 _register()

@@ -28,14 +28,15 @@ def load_task(config: str | Path, overrides: tuple[str, ...] = ()) -> Any:
     if not path.is_file():
         raise ConfigError(f"config file '{path}' not found (presets live in configs/<family>/)")
     try:
-        family = OmegaConf.load(path).get("family")
+        raw = OmegaConf.load(path)
+        family = raw.get("family") if OmegaConf.is_dict(raw) else None  # type: ignore[union-attr,arg-type]
     except Exception as e:
         raise ConfigError(f"cannot parse config '{path}': {e}") from e
     families = _families()
     if family not in families:
         raise ConfigError(f"config '{path}' has family={family!r}; known families: {', '.join(families)}")
     schema, task_cls = families[family]
-    cfg = load_config(schema, path, overrides)
+    cfg: Any = load_config(schema, path, overrides)
     return task_cls(cfg)
 
 
@@ -47,7 +48,12 @@ def load_task(config: str | Path, overrides: tuple[str, ...] = ()) -> Any:
 @click.option("--no-resume", is_flag=True, help="Start from scratch even if run-dir has a checkpoint.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train(
-    config: str, overrides: tuple[str, ...], run_dir: str | None, max_steps: int | None, no_resume: bool, no_progress: bool
+    config: str,
+    overrides: tuple[str, ...],
+    run_dir: str | None,
+    max_steps: int | None,
+    no_resume: bool,
+    no_progress: bool,
 ) -> None:
     """Train from a YAML preset, e.g. configs/irn/x4.yaml, resuming from RUN_DIR/last when present.
 

@@ -36,7 +36,9 @@ def register_model(
     def deco(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in MODELS:
             raise ValueError(f"model {name!r} is registered twice")
-        MODELS[name] = ModelEntry(name, fn, family, description or (fn.__doc__ or "").strip().split("\n")[0], pretrained)
+        MODELS[name] = ModelEntry(
+            name, fn, family, description or (fn.__doc__ or "").strip().split("\n")[0], pretrained
+        )
         return fn
 
     return deco

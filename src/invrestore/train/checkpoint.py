@@ -26,6 +26,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from invrestore.errors import CheckpointError
+from invrestore.io import default_file_mode
 
 __all__ = ["find_checkpoint", "load_checkpoint", "load_weights", "save_checkpoint", "save_weights"]
 
@@ -38,6 +39,7 @@ def save_weights(state_dict: dict[str, torch.Tensor], path: str | Path, metadata
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata=metadata)
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -77,6 +79,7 @@ def save_checkpoint(
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
+        os.chmod(tmp, default_file_mode(directory=True))
         save_weights(model_state, tmp / "model.safetensors")
         torch.save(train_state, tmp / "state.pt")
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))

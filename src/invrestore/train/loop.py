@@ -87,7 +87,13 @@ class StepBatchSampler:
         if n < global_batch:
             raise ValueError(f"the training set has {n} samples, fewer than one batch of {global_batch}")
         self.n, self.global_batch, self.seed = n, global_batch, seed
-        self.start_step, self.steps, self.rank, self.world, self.virtual = start_step, steps, rank, world, virtual
+        self.start_step, self.steps, self.rank, self.world, self.virtual = (
+            start_step,
+            steps,
+            rank,
+            world,
+            virtual,
+        )
         self.per_epoch = n // global_batch
         self._perm_epoch = -1
         self._perm = torch.empty(0, dtype=torch.long)
@@ -249,7 +255,14 @@ def fit(
     n = len(dataset)  # type: ignore[arg-type]
     end = cfg.steps if max_steps is None else min(cfg.steps, max_steps)
     sampler = StepBatchSampler(
-        n, cfg.batch_size, cfg.seed, step, end, rank, world, virtual=getattr(dataset, "accepts_virtual_index", False)
+        n,
+        cfg.batch_size,
+        cfg.seed,
+        step,
+        end,
+        rank,
+        world,
+        virtual=getattr(dataset, "accepts_virtual_index", False),
     )
     loader = DataLoader(
         dataset,

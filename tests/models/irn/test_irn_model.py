@@ -24,7 +24,7 @@ def _official_keys(levels: list[tuple[str, int, int]]) -> list[str]:
     """State-dict keys of the official ``InvRescaleNet`` written from specs/irn.md §1.4 (ModuleList order)."""
     keys: list[str] = []
     i = 0
-    for kind, channels, blocks in levels:
+    for kind, _channels, blocks in levels:
         if kind == "haar":
             keys.append(f"operations.{i}.haar_weights")
             i += 1
@@ -34,7 +34,10 @@ def _official_keys(levels: list[tuple[str, int, int]]) -> list[str]:
         for _ in range(blocks):
             for sub in "FGH":
                 for conv in range(1, 6):
-                    keys += [f"operations.{i}.{sub}.conv{conv}.weight", f"operations.{i}.{sub}.conv{conv}.bias"]
+                    keys += [
+                        f"operations.{i}.{sub}.conv{conv}.weight",
+                        f"operations.{i}.{sub}.conv{conv}.bias",
+                    ]
             i += 1
     return keys
 

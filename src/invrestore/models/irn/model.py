@@ -95,7 +95,7 @@ class IRN(nn.Module):
             c = in_channels * self.scale**2
             ops += [block(c) for _ in range(n)]
         elif downsampling == "haar":
-            levels = int(round(math.log2(self.scale)))
+            levels = round(math.log2(self.scale))
             if 2**levels != self.scale:
                 raise ScaleError(f"Haar IRN needs a power-of-two scale, got {scale}; use downsampling='learnable'")
             c = in_channels
@@ -206,7 +206,9 @@ def irn_x2(**kw: Any) -> IRN:
     return IRN(**{"scale": 2, "blocks": [8], **kw})
 
 
-@register_model("irn-x4", "irn", "IRN ×4: 2×(Haar + 8 InvBlocks) (4,355,376 parameters)", pretrained="irn-x4.safetensors")
+@register_model(
+    "irn-x4", "irn", "IRN ×4: 2×(Haar + 8 InvBlocks) (4,355,376 parameters)", pretrained="irn-x4.safetensors"
+)
 def irn_x4(**kw: Any) -> IRN:
     return IRN(**{"scale": 4, "blocks": [8, 8], **kw})
 

@@ -25,7 +25,11 @@ class IRNRescaler:
     """
 
     def __init__(
-        self, model: IRN, z_mode: Literal["random", "zero"] = "random", temperature: float = 1.0, seed: int = 0
+        self,
+        model: IRN,
+        z_mode: Literal["random", "zero"] = "random",
+        temperature: float = 1.0,
+        seed: int = 0,
     ) -> None:
         self.model = model
         self.z_mode: Literal["random", "zero"] = z_mode

@@ -1,0 +1,168 @@
+"""The command line: results on disk, one-line errors with a non-zero exit, nothing half-written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from invrestore.cli.main import cli
+
+
+def run(*args: str) -> tuple[int, str]:
+    res = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return res.exit_code, res.output
+
+
+def test_eval_bicubic_writes_json_and_csv_with_the_documented_keys(data_env: Path, tmp_path: Path) -> None:
+    code, out = run(
+        "eval", "--method", "bicubic", "--scale", "4", "--dataset", "Set5",
+        "--json", str(tmp_path / "r.json"), "--csv", str(tmp_path / "r.csv"),
+    )  # fmt: skip
+    assert code == 0, out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert {"psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "per_image"} <= set(report)
+    assert len(report["per_image"]) == 5
+    assert abs(report["psnr_y"] - 28.42) < 0.015
+    assert (tmp_path / "r.csv").read_text().count("\n") == 6
+    assert "28.42/0.8104" in out  # the paper's row printed beside ours
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--dataset", "Set6"], "unknown dataset 'Set6'"),
+        (["--dataset", "Set5", "--data-root", "/nonexistent/dir"], "does not exist"),
+        (["--dataset", "Set5", "--scale", "600"], "too small for scale 600"),
+        (["--dataset", "Set5", "--method", "lanczos"], "unknown method"),
+    ],
+)
+def test_eval_errors_are_one_line_with_a_non_zero_exit(
+    data_env: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    base = {"--method": "bicubic", "--scale": "4"}
+    for k in ("--method", "--scale"):
+        if k in args:
+            base.pop(k)
+    flat = [x for kv in base.items() for x in kv]
+    code, out = run("eval", *flat, *args, "--json", str(tmp_path / "r.json"))
+    assert code == 1
+    assert message in out and "Traceback" not in out
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_missing_weights_give_a_clear_error_not_a_traceback(data_env: Path, tmp_path: Path) -> None:
+    code, out = run("eval", "--model", "irn-x4", "--scale", "4", "--dataset", "Set5", "--weights", str(tmp_path / "x"))
+    assert code == 1 and "not found" in out
+
+
+def test_data_list_shows_found_and_missing_sets(data_env: Path) -> None:
+    code, out = run("data", "list")
+    assert code == 0
+    assert "Set5" in out and "found" in out and "Urban100" in out and "missing" in out
+
+
+def test_train_runs_and_resumes_a_tiny_irn(data_root: Path, tmp_path: Path) -> None:
+    cfg = Path(__file__).resolve().parents[2] / "configs" / "irn" / "tiny.yaml"
+    folder = str(data_root / "eval" / "Set5")
+    common = [
+        "train",
+        str(cfg),
+        "--set",
+        f"data.train_folders=[{folder}]",
+        "--run-dir",
+        str(tmp_path),
+        "--no-progress",
+    ]
+    code, out = run(*common, "--max-steps", "2")
+    assert code == 0, out
+    code, out = run(*common)
+    assert code == 0, out
+    steps = [json.loads(ln)["step"] for ln in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+    assert (tmp_path / "last" / "model.safetensors").is_file()
+
+
+def test_train_rejects_unknown_config_keys(tmp_path: Path) -> None:
+    cfg = Path(__file__).resolve().parents[2] / "configs" / "irn" / "tiny.yaml"
+    code, out = run("train", str(cfg), "--set", "loss.lambda_typo=3", "--run-dir", str(tmp_path))
+    assert code == 1 and "lambda_typo" in out
+
+
+def test_demo_writes_a_side_by_side_comparison(tmp_path: Path) -> None:
+    code, out = run("demo", "-o", str(tmp_path))
+    assert code == 0, out
+    assert (tmp_path / "comparison.png").is_file()
+    assert "mean PSNR-Y" in out
+
+
+def test_the_console_script_prints_no_traceback_on_bad_input(tmp_path: Path) -> None:
+    (tmp_path / "Set5").mkdir()
+    (tmp_path / "Set5" / "bad.png").write_bytes(b"not an image")
+    res = subprocess.run(
+        [sys.executable, "-m", "invrestore", "eval", "--method", "bicubic", "--scale", "2", "--dataset", "Set5",
+         "--data-root", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert res.returncode == 1
+    assert res.stderr.strip().startswith("invrestore: error: cannot read image") and "Traceback" not in res.stderr
+    assert "bad.png" in res.stderr
+
+
+def _tiny_irn_weights(tmp_path: Path) -> Path:
+    import torch
+
+    from invrestore.models import create_model
+    from invrestore.train import save_weights
+
+    torch.manual_seed(0)
+    m = create_model("irn-x2")
+    with torch.no_grad():
+        for p in m.parameters():
+            if p.requires_grad:
+                p.add_(0.01 * torch.randn_like(p))
+    save_weights(m.state_dict(), tmp_path / "w.safetensors")
+    return tmp_path / "w.safetensors"
+
+
+def test_downscale_then_upscale_restores_any_size_gray_and_rgba(tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from invrestore.io import read_image_uint, read_png_text
+
+    w = _tiny_irn_weights(tmp_path)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (37, 21), dtype=np.uint8)).save(tmp_path / "gray.png")
+    Image.fromarray(rng.integers(0, 256, (15, 18, 4), dtype=np.uint8)).save(tmp_path / "rgba.png")
+    Image.fromarray(rng.integers(0, 256, (1, 1, 3), dtype=np.uint8)).save(tmp_path / "tiny.png")
+    srcs = [str(tmp_path / f"{n}.png") for n in ("gray", "rgba", "tiny")]
+    code, out = run("downscale", *srcs, "--model", "irn-x2", "--weights", str(w), "-o", str(tmp_path / "lr"))
+    assert code == 0, out
+    meta = read_png_text(tmp_path / "lr" / "gray.png")
+    assert meta["invrestore.model"] == "irn-x2" and meta["invrestore.size"] == "37x21"
+    assert read_image_uint(tmp_path / "lr" / "gray.png").shape[:2] == (19, 11)
+    lrs = [str(tmp_path / "lr" / f"{n}.png") for n in ("gray", "rgba", "tiny")]
+    code, out = run("upscale", *lrs, "--weights", str(w), "-o", str(tmp_path / "hr"))
+    assert code == 0, out
+    assert read_image_uint(tmp_path / "hr" / "gray.png").shape == (37, 21)
+    assert read_image_uint(tmp_path / "hr" / "rgba.png").shape == (15, 18, 3)
+    assert read_image_uint(tmp_path / "hr" / "tiny.png").shape == (1, 1, 3)
+
+
+def test_upscale_refuses_lr_images_of_another_model_unless_forced(tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    w = _tiny_irn_weights(tmp_path)
+    Image.fromarray(np.zeros((8, 8, 3), dtype=np.uint8)).save(tmp_path / "a.png")
+    run("downscale", str(tmp_path / "a.png"), "--model", "irn-x2", "--weights", str(w), "-o", str(tmp_path / "lr"))
+    code, out = run("upscale", str(tmp_path / "lr" / "a.png"), "--model", "irn-x4", "-o", str(tmp_path / "hr"))
+    assert code == 1 and "downscaled by irn-x2, not irn-x4" in out
+    code, out = run("upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "hr"))
+    assert code == 1 and "no invrestore metadata" in out
+    assert not (tmp_path / "hr").exists()
