@@ -166,3 +166,33 @@ def test_upscale_refuses_lr_images_of_another_model_unless_forced(tmp_path: Path
     code, out = run("upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "hr"))
     assert code == 1 and "no invrestore metadata" in out
     assert not (tmp_path / "hr").exists()
+
+
+def test_eval_of_a_model_reports_lr_similarity_to_bicubic(data_env: Path, tmp_path: Path) -> None:
+    w = _tiny_irn_weights(tmp_path)
+    code, out = run(
+        "eval", "--model", "irn-x2", "--weights", str(w), "--scale", "2", "--dataset", "Set5",
+        "--json", str(tmp_path / "r.json"), "--z", "zero",
+    )  # fmt: skip
+    assert code == 0, out
+    report = json.loads((tmp_path / "r.json").read_text())
+    # near-identity IRN: its LR is close to the 2×2 box mean, i.e. close to (but not equal to) bicubic
+    assert 30 < report["lr_psnr_y"] < 60 and 0.9 < report["lr_ssim_y"] <= 1
+    assert report["paper_psnr_y"] == 43.99
+    assert {"lr_psnr_rgb", "lr_ssim_rgb"} <= set(report["per_image"][0])
+
+
+@pytest.mark.slow
+def test_torchrun_with_two_cpu_processes_trains_irn_with_ddp(data_root: Path, tmp_path: Path) -> None:
+    import os
+
+    cfg = Path(__file__).resolve().parents[2] / "configs" / "irn" / "tiny.yaml"
+    folder = str(data_root / "eval" / "Set5")
+    res = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "invrestore",
+         "train", str(cfg), "--set", f"data.train_folders=[{folder}]", "--run-dir", str(tmp_path), "--no-progress"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "parameters identical on all 2 ranks" in res.stdout
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 4

@@ -201,3 +201,13 @@ def test_protocols_are_frozen_and_copied_with_options() -> None:
     assert isinstance(custom, EvaluationProtocol) and custom.grayscale_as_rgb and not irn.grayscale_as_rgb
     with pytest.raises(AttributeError):
         irn.name = "x"  # type: ignore[misc]
+
+
+def test_lr_scoring_compares_the_method_lr_with_the_bicubic_lr() -> None:
+    from invrestore.evaluation import BicubicMethod, get_protocol
+
+    g = torch.Generator().manual_seed(0)
+    hr = torch.round(torch.rand(3, 24, 24, generator=g) * 255) / 255
+    r = get_protocol("irn").with_options(score_lr=True).evaluate(hr, BicubicMethod(), 2)
+    assert r.lr_psnr_y == float("inf") and r.lr_ssim_y is not None and abs(r.lr_ssim_y - 1) < 1e-12
+    assert "lr_psnr_y" not in get_protocol("irn").evaluate(hr, BicubicMethod(), 2).as_dict()

@@ -14,10 +14,18 @@ import torch
 from invrestore.errors import ConfigError
 
 _KEYS = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb")
+_LR_KEYS = ("lr_psnr_y", "lr_ssim_y", "lr_psnr_rgb", "lr_ssim_rgb")
 
 
 def _fmt(v: float | None, digits: int) -> str:
     return "-" if v is None else f"{v:.{digits}f}"
+
+
+def _avg(values: list[Any]) -> float | None:
+    """Mean of the values, or None if any is None (a metric the protocol does not have)."""
+    if not values or any(v is None for v in values):
+        return None
+    return sum(float(v) for v in values) / len(values)
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
@@ -28,7 +36,7 @@ def _write_text_atomic(path: Path, text: str) -> None:
 
 
 def build_method(
-    method: str | None, model: str | None, weights: str | None, z: str, seed: int, scale: int
+    method: str | None, model: str | None, weights: str | None, z: str, seed: int, scale: int, temperature: float = 1.0
 ) -> tuple[Any, str]:
     """The rescaling method named on the command line and its display name."""
     if (method is None) == (model is None):
@@ -54,7 +62,7 @@ def build_method(
     if net.scale != scale:
         raise ConfigError(f"{model} rescales by {net.scale}; pass --scale {net.scale}")
     net.eval()
-    return IRNRescaler(net, z_mode="zero" if z == "zero" else "random", seed=seed), model
+    return IRNRescaler(net, z_mode="zero" if z == "zero" else "random", temperature=temperature, seed=seed), model
 
 
 @click.command("eval")
@@ -73,6 +81,7 @@ def build_method(
 @click.option("--gray-as-rgb", is_flag=True, help="Load single-channel images as RGB (IRN's loader).")
 @click.option("--z", "z_mode", type=click.Choice(["random", "zero"]), default="random", help="IRN latent at test.")
 @click.option("--z-samples", type=int, default=1, help="Average metrics over this many z draws.")
+@click.option("--temperature", type=float, default=1.0, help="Scale α of the random z.")
 @click.option("--seed", type=int, default=0, help="Seed of the z draws.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write results as JSON.")
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None, help="Write per-image rows as CSV.")
@@ -87,6 +96,7 @@ def eval_cmd(
     gray_as_rgb: bool,
     z_mode: str,
     z_samples: int,
+    temperature: float,
     seed: int,
     json_out: str | None,
     csv_out: str | None,
@@ -104,20 +114,24 @@ def eval_cmd(
     if z_samples < 1:
         raise ConfigError("--z-samples must be at least 1")
     resolved = [resolve_dataset(d, data_root) for d in datasets]  # fail early on missing data
-    rescaler, label = build_method(method, model, weights, z_mode, seed, scale)
+    rescaler, label = build_method(method, model, weights, z_mode, seed, scale, temperature)
     if protocol is None:
         protocol = ("lapsrn" if scale == 8 else "vdsr") if method else "irn"
     proto = get_protocol(protocol)
     if gray_as_rgb:
         proto = proto.with_options(grayscale_as_rgb=True)
     device = None
+    keys: tuple[str, ...] = _KEYS
     if model is not None:
         device = next(rescaler.model.parameters()).device
+        proto = proto.with_options(score_lr=True)  # LR similarity to bicubic (paper Table 7)
+        keys = _KEYS + _LR_KEYS
 
     report: dict[str, Any] = {"method": label, "scale": scale, "protocol": protocol, "datasets": {}}
     csv_rows: list[dict[str, Any]] = []
     click.echo(f"{label} ×{scale}, protocol {protocol}")
-    click.echo(f"{'dataset':<10} {'PSNR-Y':>8} {'SSIM-Y':>8} {'PSNR-RGB':>9} {'SSIM-RGB':>9}   paper (Y)")
+    lr_head = f" {'LR PSNR-Y':>10} {'LR SSIM-Y':>10}" if keys != _KEYS else ""
+    click.echo(f"{'dataset':<10} {'PSNR-Y':>8} {'SSIM-Y':>8} {'PSNR-RGB':>9} {'SSIM-RGB':>9}{lr_head}   paper (Y)")
     for r in resolved:
         images = ImageFolder(list(r.files))
         runs = []
@@ -137,14 +151,13 @@ def eval_cmd(
         per_image = []
         for i, row in enumerate(runs[0].rows()):
             merged = dict(row)
-            for key in _KEYS:
-                vals = [run.rows()[i][key] for run in runs]
-                merged[key] = None if any(v is None for v in vals) else sum(vals) / len(vals)
+            for key in keys:
+                vals = [run.rows()[i].get(key) for run in runs]
+                merged[key] = _avg(vals)
             per_image.append(merged)
         means: dict[str, float | None] = {}
-        for key in _KEYS:
-            got = [run.means[key] for run in runs]
-            means[key] = None if any(v is None for v in got) else sum(v for v in got if v is not None) / len(got)
+        for key in keys:
+            means[key] = _avg([run.means.get(key) for run in runs])
         paper = paper_result(label, scale, r.info.name)
         report["datasets"][r.info.name] = {
             **means,
@@ -155,9 +168,12 @@ def eval_cmd(
         }
         csv_rows += [{"dataset": r.info.name, **row} for row in per_image]
         ptxt = f"{paper[0]:.2f}/{paper[1]:.4f}" if paper else "-"
+        lr_txt = ""
+        if keys != _KEYS:
+            lr_txt = f" {_fmt(means['lr_psnr_y'], 2):>10} {_fmt(means['lr_ssim_y'], 4):>10}"
         click.echo(
             f"{r.info.name:<10} {_fmt(means['psnr_y'], 2):>8} {_fmt(means['ssim_y'], 4):>8} "
-            f"{_fmt(means['psnr_rgb'], 2):>9} {_fmt(means['ssim_rgb'], 4):>9}   {ptxt}"
+            f"{_fmt(means['psnr_rgb'], 2):>9} {_fmt(means['ssim_rgb'], 4):>9}{lr_txt}   {ptxt}"
         )
     if len(resolved) == 1:
         # the flat keys of the single dataset, as documented: psnr_y, ssim_y, psnr_rgb, ssim_rgb, per_image
@@ -166,8 +182,8 @@ def eval_cmd(
         _write_text_atomic(Path(json_out), json.dumps(report, indent=2))
     if csv_out:
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=["dataset", "name", *_KEYS])
+        writer = csv.DictWriter(buf, fieldnames=["dataset", "name", *keys])
         writer.writeheader()
         for row in csv_rows:
-            writer.writerow({k: row.get(k) for k in ["dataset", "name", *_KEYS]})
+            writer.writerow({k: row.get(k) for k in ["dataset", "name", *keys]})
         _write_text_atomic(Path(csv_out), buf.getvalue())

@@ -67,4 +67,11 @@ def train(
     msg = f"stopped at step {res.step}; checkpoints in {res.run_dir}"
     if res.best is not None:
         msg += f"; best {task.best_metric} = {res.best:.3f}"
-    click.echo(msg)
+    if res.world_size > 1:
+        msg += f"; parameters identical on all {res.world_size} ranks"
+    import torch.distributed as dist
+
+    if not dist.is_initialized() or dist.get_rank() == 0:
+        click.echo(msg)
+    if dist.is_initialized():
+        dist.destroy_process_group()

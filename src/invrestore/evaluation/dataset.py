@@ -18,6 +18,8 @@ __all__ = ["METRIC_KEYS", "DatasetResult", "evaluate_dataset"]
 
 #: The metric columns of a result row, in order.
 METRIC_KEYS: tuple[str, ...] = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb")
+#: The LR-similarity columns (protocols built with ``score_lr=True``).
+LR_METRIC_KEYS: tuple[str, ...] = ("lr_psnr_y", "lr_ssim_y", "lr_psnr_rgb", "lr_ssim_rgb")
 
 
 @dataclass(frozen=True)
@@ -81,4 +83,6 @@ def evaluate_dataset(
     if not results:
         raise DatasetNotFoundError("evaluate_dataset received no images")
     means = {k: _mean([getattr(r, k) for r in results]) for k in METRIC_KEYS}
+    if proto.score_lr:
+        means.update({k: _mean([getattr(r, k) for r in results]) for k in LR_METRIC_KEYS})
     return DatasetResult(protocol=proto.name, scale=int(scale), per_image=results, means=means)

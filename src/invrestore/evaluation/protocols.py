@@ -64,10 +64,16 @@ class ImageResult:
     ssim_y: float
     psnr_rgb: float | None
     ssim_rgb: float | None
+    #: LR similarity to the MATLAB-bicubic LR (IRN paper Table 7), no shave; set with ``score_lr=True``.
+    lr_psnr_y: float | None = None
+    lr_ssim_y: float | None = None
+    lr_psnr_rgb: float | None = None
+    lr_ssim_rgb: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """The row ``{name, psnr_y, ssim_y, psnr_rgb, ssim_rgb}``."""
-        return dataclasses.asdict(self)
+        """The row ``{name, psnr_y, ssim_y, psnr_rgb, ssim_rgb[, lr_psnr_y, ...]}`` (LR keys only when scored)."""
+        row = dataclasses.asdict(self)
+        return {k: v for k, v in row.items() if not (k.startswith("lr_") and v is None)}
 
 
 def modcrop(x: Tensor, scale: int) -> Tensor:
@@ -110,6 +116,7 @@ class EvaluationProtocol:
     dtype: torch.dtype
     ssim_variant: Variant
     grayscale_as_rgb: bool = False
+    score_lr: bool = False
 
     def with_options(self, **changes: Any) -> EvaluationProtocol:
         """A copy with some fields changed, e.g.
@@ -164,13 +171,30 @@ class EvaluationProtocol:
         # (a single channel is scored directly).
         psnr_y = float(psnr(sr, ref, crop_border=s, channel="y")[0])
         ssim_y = float(ssim(sr, ref, crop_border=s, channel="y", variant=self.ssim_variant)[0])
+        lr_scores: dict[str, float | None] = {}
+        if self.score_lr:
+            lr_scores = self._score_lr(lr, x, s, gray)
         if self.y_first:
-            return ImageResult(name, psnr_y, ssim_y, None, None)
+            return ImageResult(name, psnr_y, ssim_y, None, None, **lr_scores)
         if gray:
-            return ImageResult(name, psnr_y, ssim_y, psnr_y, ssim_y)
+            return ImageResult(name, psnr_y, ssim_y, psnr_y, ssim_y, **lr_scores)
         psnr_rgb = float(psnr(sr, ref, crop_border=s, channel="rgb")[0])
         ssim_rgb = float(ssim(sr, ref, crop_border=s, channel="rgb", variant=self.ssim_variant)[0])
-        return ImageResult(name, psnr_y, ssim_y, psnr_rgb, ssim_rgb)
+        return ImageResult(name, psnr_y, ssim_y, psnr_rgb, ssim_rgb, **lr_scores)
+
+    def _score_lr(self, lr: Tensor, x: Tensor, s: int, gray: bool) -> dict[str, float | None]:
+        from invrestore.evaluation.methods import BicubicMethod
+
+        ref = quantize_8bit(BicubicMethod().downscale(x, s).to(torch.float64)) / 255.0
+        got = quantize_8bit(lr.to(torch.float64)) / 255.0
+        out: dict[str, float | None] = {
+            "lr_psnr_y": float(psnr(got, ref, channel="y")[0]),
+            "lr_ssim_y": float(ssim(got, ref, channel="y", variant=self.ssim_variant)[0]),
+        }
+        if not gray and not self.y_first:
+            out["lr_psnr_rgb"] = float(psnr(got, ref, channel="rgb")[0])
+            out["lr_ssim_rgb"] = float(ssim(got, ref, channel="rgb", variant=self.ssim_variant)[0])
+        return out
 
 
 def _check_output(protocol: str, stage: str, out: Tensor, expected: tuple[int, ...]) -> None:

@@ -127,6 +127,17 @@ class FitResult:
     best: float | None
     last_metrics: dict[str, float]
     run_dir: Path
+    world_size: int = 1
+
+
+def _check_ranks_in_sync(model: nn.Module) -> None:
+    """Raise if the parameters differ across DDP ranks (compares a float64 checksum of every tensor)."""
+    sums = torch.stack([p.detach().double().sum() for p in model.parameters()] + [torch.zeros((), dtype=torch.float64)])
+    sums = sums.to(next(model.parameters()).device)
+    gathered = [torch.zeros_like(sums) for _ in range(dist.get_world_size())]
+    dist.all_gather(gathered, sums)
+    if not all(torch.equal(gathered[0], g) for g in gathered):
+        raise RuntimeError("DistributedDataParallel ranks hold different parameters after training")
 
 
 def _select_device(name: str) -> torch.device:
@@ -340,5 +351,6 @@ def fit(
     if bar is not None:
         bar.close()
     if world > 1:
+        _check_ranks_in_sync(model)
         dist.barrier()
-    return FitResult(step=step, best=best, last_metrics=last_val, run_dir=run_dir)
+    return FitResult(step=step, best=best, last_metrics=last_val, run_dir=run_dir, world_size=world)
