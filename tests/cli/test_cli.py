@@ -196,3 +196,17 @@ def test_torchrun_with_two_cpu_processes_trains_irn_with_ddp(data_root: Path, tm
     assert res.returncode == 0, res.stderr[-3000:]
     assert "parameters identical on all 2 ranks" in res.stdout
     assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 4
+
+
+def test_images_too_large_for_memory_are_refused_with_an_estimate(tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    w = _tiny_irn_weights(tmp_path)
+    Image.fromarray(np.zeros((64, 64, 3), dtype=np.uint8)).save(tmp_path / "big.png")
+    code, out = run(
+        "downscale", str(tmp_path / "big.png"), "--model", "irn-x2", "--weights", str(w),
+        "-o", str(tmp_path / "lr"), "--max-pixels", "1000",
+    )  # fmt: skip
+    assert code == 1 and "GB of memory" in out and "--max-pixels 4096" in out
+    assert not (tmp_path / "lr" / "big.png").exists()

@@ -47,6 +47,21 @@ def pad_to_multiple(x: torch.Tensor, s: int) -> torch.Tensor:
     return torch.nn.functional.pad(x, (0, pw, 0, ph), mode=mode)
 
 
+#: Rough peak memory of IRN inference per HR pixel (float32 activations of the widest dense-block input).
+BYTES_PER_PIXEL = 220
+DEFAULT_MAX_PIXELS = 40_000_000
+
+
+def check_size(path: Path, h: int, w: int, max_pixels: int) -> None:
+    """Refuse images whose inference would need more memory than ``max_pixels`` allows, with the estimate."""
+    if h * w > max_pixels:
+        gb = h * w * BYTES_PER_PIXEL / 2**30
+        raise ConfigError(
+            f"{path} has {h}×{w} = {h * w / 1e6:.1f} MP; IRN inference would need about {gb:.1f} GB of memory. "
+            f"Pass --max-pixels {h * w} to process it anyway, or split it into tiles."
+        )
+
+
 def _out_path(out_dir: Path, src: Path) -> Path:
     return out_dir / f"{src.stem}.png"
 
@@ -62,7 +77,8 @@ def _progress(items: list[T], desc: str) -> Iterator[T]:
 @click.option("--model", default="irn-x4", show_default=True, help="IRN model (irn-x2, irn-x4, ...).")
 @click.option("--weights", type=click.Path(dir_okay=False), default=None, help="Weights (else the shipped ones).")
 @click.option("-o", "--output", type=click.Path(file_okay=False), required=True, help="Output folder.")
-def downscale(images: tuple[str, ...], model: str, weights: str | None, output: str) -> None:
+@click.option("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, show_default=True, help="Refuse larger images.")
+def downscale(images: tuple[str, ...], model: str, weights: str | None, output: str, max_pixels: int) -> None:
     """Downscale IMAGES with IRN into 8-bit PNG LR images (with metadata for `invrestore upscale`)."""
     from invrestore.io import read_image, write_image
 
@@ -71,6 +87,9 @@ def downscale(images: tuple[str, ...], model: str, weights: str | None, output: 
     out_dir.mkdir(parents=True, exist_ok=True)
     s = net.scale
     for path in _progress([Path(p) for p in images], "downscale"):
+        from invrestore.io import image_size
+
+        check_size(path, *image_size(path), max_pixels)
         x = read_image(path)  # (C,H,W); alpha dropped
         c, h, w = x.shape
         rgb = x.expand(3, -1, -1) if c == 1 else x
@@ -100,6 +119,7 @@ def _parse_meta(path: Path) -> dict[str, str]:
 @click.option("--temperature", type=float, default=1.0, show_default=True, help="Scale of the random z.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random z (per image).")
 @click.option("--force", is_flag=True, help="Upscale even if the LR image records another model or scale.")
+@click.option("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, show_default=True, help="Refuse larger outputs.")
 def upscale(
     images: tuple[str, ...],
     model: str | None,
@@ -109,6 +129,7 @@ def upscale(
     temperature: float,
     seed: int,
     force: bool,
+    max_pixels: int,
 ) -> None:
     """Restore HR images from LR images written by `invrestore downscale`."""
     from invrestore.io import read_image, write_image
@@ -146,6 +167,7 @@ def upscale(
                 raise ConfigError(f"{path} is {lh}×{lw} but its metadata says it comes from {h}×{w} at ×{s}")
         else:
             h, w = lh * s, lw * s
+        check_size(path, h, w, max_pixels)
         gen = torch.Generator().manual_seed(seed)
         with torch.no_grad():
             x = net.upscale(y.unsqueeze(0), z_mode=z_mode, temperature=temperature, generator=gen)  # type: ignore[arg-type]
