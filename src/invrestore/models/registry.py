@@ -44,9 +44,15 @@ def register_model(
     return deco
 
 
+#: The model families, imported explicitly by name (no discovery by scanning files).
+FAMILIES: tuple[str, ...] = ("irn", "ilc", "irae", "baselines", "pix2pix", "selfvae")
+
+
 def _ensure_loaded() -> None:
-    # explicit imports of the model families (no discovery by scanning files)
-    import invrestore.models.irn  # noqa: F401
+    import importlib
+
+    for family in FAMILIES:
+        importlib.import_module(f"invrestore.models.{family}")
 
 
 def list_models(family: str | None = None) -> list[str]:

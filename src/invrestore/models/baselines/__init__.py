@@ -1,0 +1,5 @@
+"""Non-invertible restoration baselines of the IRAE paper: DnCNN, FFDNet, U-Net, AR-CNN (see ``README.md``)."""
+
+from invrestore.models.baselines.model import ARCNN, DnCNN, FFDNet, UNet, pad_to_multiple, parameter_count
+
+__all__ = ["ARCNN", "DnCNN", "FFDNet", "UNet", "pad_to_multiple", "parameter_count"]

@@ -1,0 +1,213 @@
+"""IRAE training configuration (frozen dataclasses; YAML is only their serialization).
+
+Recipe (``specs/restoration_vae.md`` §1.2–1.3): L1 loss, Adam(lr 1e-3, default betas, no weight decay), gradient
+clipping at norm 50, batch 100 of CelebA 64×64 (CenterCrop 148 → Resize 64, 5-bit quantisation + dequantisation
+noise), 150 epochs, the checkpoint with the best validation PSNR kept.
+
+Learning-rate rules (both are offered, ``schedule.rule``):
+
+- ``"paper"`` (§5.1): 1e-3, then 2e-4 after 50 epochs; afterwards ÷5 whenever the validation PSNR has not improved
+  for 10 epochs; stop when the rate falls below 1e-6.
+- ``"official"`` (the released code): ÷10 at epoch 50 (``MultiStepLR``), 150 epochs, no plateau rule.
+
+The generic loop (:func:`invrestore.train.loop.fit`) only has ``MultiStepLR`` on *steps*, so :func:`irae_config`
+converts epochs to steps with ``schedule.steps_per_epoch`` (CelebA: ⌊162,770 / 100⌋ = 1,627 with ``drop_last``)
+and maps the first decay onto ``train.optim.milestones``/``gamma``. The paper's plateau stage (÷5 after 10 epochs
+without a PSNR gain, stop below 1e-6) is recorded in :class:`IRAEScheduleConfig` but **not executed** by the loop:
+it needs a ``ReduceLROnPlateau``-style scheduler stepped with the validation metric after each validation, and a
+stop condition on the learning rate (see ``docs/restoration.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from invrestore.errors import ConfigError
+from invrestore.train.config import OptimConfig, TrainConfig
+
+__all__ = [
+    "TASKS",
+    "IRAEConfig",
+    "IRAEDataConfig",
+    "IRAELossConfig",
+    "IRAEModelConfig",
+    "IRAEScheduleConfig",
+    "irae_config",
+]
+
+#: Restoration tasks of the paper.
+TASKS = ("denoise", "jpeg", "inpaint")
+
+
+@dataclass(frozen=True)
+class IRAEModelConfig:
+    """The registered model and its constructor arguments (see :class:`~invrestore.models.irae.IRAE`)."""
+
+    name: str = "irae"
+    width: int = 64
+    depth: int = 16
+    levels: int = 2
+    lu: bool = False
+    unused_gaussianize: bool = False
+    memory_efficient: bool = False
+
+
+@dataclass(frozen=True)
+class IRAEDataConfig:
+    """Training/validation images, their preprocessing and the degradation.
+
+    Attributes:
+        root: data root (``None``: ``$INVRESTORE_DATA`` or the default).
+        train_sets: registered dataset names used for training (CelebA's official train partition in the paper).
+        train_folders: extra image folders.
+        center_crop: square centre crop before resizing (CelebA 148, Flowers 400, CUB 300; ``None`` = none).
+        resize: resize the (cropped) image so its shorter side is this (Pillow bilinear, as torchvision's
+            ``Resize`` on PIL images; CelebA 64, Flowers/CUB 128, inpainting 256; ``None`` = none).
+        crop_size: random crop after preprocessing (the JPEG code: 64; ``None`` = the whole preprocessed image).
+        augment: random flips/rotations (the official code uses none).
+        repeat: crops per image per epoch.
+        dequantize_bits: ``b`` > 0 applies the Glow/RealNVP pipeline ``⌊255x / 2^(8−b)⌋ / 2^b + U(0, 2^−b)`` to the
+            clean image (and so to the target); 5 in the official code; 0 = plain 8-bit images.
+        task: ``"denoise"``, ``"jpeg"`` or ``"inpaint"``.
+        sigma: AWGN level (0–255 scale) for denoising.
+        sigma_range: blind denoising range ``(lo, hi)`` (one σ per image); ``None`` = fixed ``sigma``.
+        integer_sigma: draw integer σ in ``lo..hi−1`` (the official ``randint(1, 55)`` with ``(1, 55)``).
+        clip_noise: clamp noisy images to [0, 1] (the official code does not).
+        quality: JPEG quality factor.
+        mask_mode: inpainting mask mode, ``"center"`` or ``"irregular"``.
+        val_set: registered dataset for validation (``None``: use ``val_folders``; both empty: no validation).
+        val_folders: validation image folders.
+        val_limit: validate on the first N images only (0 = all).
+    """
+
+    root: str | None = None
+    train_sets: tuple[str, ...] = ("CelebA",)
+    train_folders: tuple[str, ...] = ()
+    center_crop: int | None = 148
+    resize: int | None = 64
+    crop_size: int | None = None
+    augment: bool = False
+    repeat: int = 1
+    dequantize_bits: int = 5
+    task: str = "denoise"
+    sigma: float = 25.0
+    sigma_range: tuple[float, float] | None = None
+    integer_sigma: bool = False
+    clip_noise: bool = False
+    quality: int = 20
+    mask_mode: str = "center"
+    val_set: str | None = None
+    val_folders: tuple[str, ...] = ()
+    val_limit: int = 0
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ConfigError(f"data.task must be one of {TASKS}, got {self.task!r}")
+        if not 0 <= self.dequantize_bits <= 8:
+            raise ConfigError(f"data.dequantize_bits must be in 0..8, got {self.dequantize_bits}")
+
+
+@dataclass(frozen=True)
+class IRAELossConfig:
+    """Pixel loss. ``reduction="mean"`` is the official ``nn.L1Loss()`` (mean over B·C·H·W); ``"sum"`` is the
+    paper's eq. 4 (per-image sum averaged over the batch; a constant factor C·H·W larger)."""
+
+    reduction: str = "mean"
+
+
+@dataclass(frozen=True)
+class IRAEScheduleConfig:
+    """The learning-rate rule, in epochs (converted to loop steps by :func:`irae_config`).
+
+    Attributes:
+        rule: ``"paper"`` or ``"official"`` (see the module docstring).
+        steps_per_epoch: optimiser steps per epoch (CelebA, batch 100, ``drop_last``: 1,627).
+        epochs: total epochs (150 in the official code).
+        decay_epoch: epoch of the first decay (50).
+        plateau_patience_epochs: paper rule: epochs without a PSNR gain before ÷``1/plateau_factor``
+            (not executed by the generic loop).
+        plateau_factor: paper rule: multiplier at a plateau (1/5).
+        min_lr: paper rule: stop when the rate falls below this.
+    """
+
+    rule: str = "paper"
+    steps_per_epoch: int = 1_627
+    epochs: int = 150
+    decay_epoch: int = 50
+    plateau_patience_epochs: int = 10
+    plateau_factor: float = 0.2
+    min_lr: float = 1e-6
+
+    def __post_init__(self) -> None:
+        if self.rule not in ("paper", "official"):
+            raise ConfigError(f"schedule.rule must be 'paper' or 'official', got {self.rule!r}")
+
+    @property
+    def first_decay_gamma(self) -> float:
+        """1e-3 → 2e-4 (×0.2) in the paper, ÷10 in the official code."""
+        return 0.2 if self.rule == "paper" else 0.1
+
+
+def _default_train() -> TrainConfig:
+    s = IRAEScheduleConfig()
+    optim = OptimConfig(
+        lr=1e-3,
+        weight_decay=0.0,
+        milestones=(s.decay_epoch * s.steps_per_epoch,),
+        gamma=s.first_decay_gamma,
+        grad_clip=50.0,
+    )
+    n = s.steps_per_epoch
+    return TrainConfig(steps=s.epochs * n, batch_size=100, seed=0, val_every=n, ckpt_every=n, optim=optim)
+
+
+@dataclass(frozen=True)
+class IRAEConfig:
+    """A whole IRAE experiment (defaults: CelebA-64 denoising at σ = 25, paper schedule)."""
+
+    family: str = "irae"
+    model: IRAEModelConfig = field(default_factory=IRAEModelConfig)
+    data: IRAEDataConfig = field(default_factory=IRAEDataConfig)
+    loss: IRAELossConfig = field(default_factory=IRAELossConfig)
+    schedule: IRAEScheduleConfig = field(default_factory=IRAEScheduleConfig)
+    train: TrainConfig = field(default_factory=_default_train)
+
+
+def irae_config(
+    task: str = "denoise",
+    rule: str = "paper",
+    steps_per_epoch: int = 1_627,
+    **data_overrides: object,
+) -> IRAEConfig:
+    """A consistent IRAE preset: the schedule in epochs converted to the loop's step milestones.
+
+    Args:
+        task: ``"denoise"``, ``"jpeg"`` or ``"inpaint"``. Inpainting uses the official (missing) script's settings
+            as the spec records them: batch 18, lr 1e-4, 200 epochs, 256×256 images (CelebA CenterCrop 148 →
+            Resize 256), box masks.
+        rule: ``"paper"`` or ``"official"`` learning-rate rule.
+        steps_per_epoch: optimiser steps per epoch for the chosen data and batch size.
+        **data_overrides: fields of :class:`IRAEDataConfig` (e.g. ``sigma=50``, ``quality=10``).
+    """
+    schedule = IRAEScheduleConfig(rule=rule, steps_per_epoch=steps_per_epoch)
+    lr, batch = 1e-3, 100
+    data_kw: dict[str, object] = {"task": task}
+    if task == "jpeg":
+        # the official JPEG data: 64×64 random crops of pre-made images, no 5-bit pipeline; dataset unnamed
+        data_kw.update(crop_size=64, dequantize_bits=0, repeat=10)
+    elif task == "inpaint":
+        lr, batch = 1e-4, 18
+        schedule = replace(schedule, epochs=200)
+        data_kw.update(resize=256)
+    data_kw.update(data_overrides)
+    data = IRAEDataConfig(**data_kw)  # type: ignore[arg-type]
+    n = schedule.steps_per_epoch
+    optim = OptimConfig(
+        lr=lr,
+        weight_decay=0.0,
+        milestones=(schedule.decay_epoch * n,),
+        gamma=schedule.first_decay_gamma,
+        grad_clip=50.0,
+    )
+    train = TrainConfig(steps=schedule.epochs * n, batch_size=batch, seed=0, val_every=n, ckpt_every=n, optim=optim)
+    return IRAEConfig(data=data, schedule=schedule, train=train)
