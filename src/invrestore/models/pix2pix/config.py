@@ -1,0 +1,113 @@
+"""pix2pix / "Rethinking generative restoration" configuration (frozen dataclasses; YAML only serializes them).
+
+Defaults are pix2pix's (``specs/restoration_vae.md`` §2.1): UNet-8 + 70×70 PatchGAN, vanilla GAN, λ_L1 = 100,
+Adam(2e-4, β = (0.5, 0.999)), 100 epochs at constant LR then 100 epochs of linear decay, batch 1, train-mode
+inference. :data:`PAPER_FINAL` is the paper's final model (InfoAccum-15 + UNet-5 + SubPixUpsamp + LSGAN).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "PAPER_FINAL",
+    "DiscriminatorConfig",
+    "GANLossConfig",
+    "GeneratorConfig",
+    "Pix2PixConfig",
+    "Pix2PixOptimConfig",
+]
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Generator architecture; field names are the keyword arguments of
+    :class:`~invrestore.models.pix2pix.model.UNetGenerator` (``arch="unet"``) or
+    :class:`~invrestore.models.pix2pix.model.EncoderDecoderGenerator` (``arch="encdec"``; it ignores ``dropout``,
+    ``icnr`` and ``info_accum_positions``).
+
+    Attributes:
+        arch: ``"unet"`` (UNet-N) or ``"encdec"`` (En/Decoder-N).
+        depth: number of down/up-sampling levels N.
+        ngf: width of the first level (level k: ``min(ngf·2^k, max_channels)``).
+        norm: ``"batch"`` or ``"instance"``.
+        dropout: pix2pix's Dropout(0.5) in the 512→512 decoder levels (UNet only).
+        subpix_top: SubPixUpsamp at the top decoder layer.
+        icnr: ICNR init of the SubPixUpsamp conv.
+        info_accum_layers: InfoAccum-L (0 = none).
+        info_accum_growth: growth per path and layer.
+        info_accum_positions: 1 = before the generator; k = before encoder level k (UNet only).
+    """
+
+    arch: str = "unet"
+    depth: int = 8
+    in_channels: int = 3
+    out_channels: int = 3
+    ngf: int = 64
+    max_channels: int = 512
+    norm: str = "batch"
+    dropout: bool = True
+    subpix_top: bool = False
+    icnr: bool = False
+    info_accum_layers: int = 0
+    info_accum_growth: int = 4
+    info_accum_positions: tuple[int, ...] = (1,)
+
+
+@dataclass(frozen=True)
+class DiscriminatorConfig:
+    """PatchGAN: ``n_layers=3`` is the 70×70 ``basic`` discriminator; ``in_channels`` = condition + image."""
+
+    in_channels: int = 6
+    ndf: int = 64
+    n_layers: int = 3
+    norm: str = "batch"
+
+
+@dataclass(frozen=True)
+class GANLossConfig:
+    """``gan_mode``: ``"vanilla"`` (BCE with logits) or ``"lsgan"`` (MSE to targets 1/0, paper eq. 16–17).
+    ``lambda_l1``: weight of the L1 term (100 in pix2pix; the paper keeps it unstated for LSGAN, upstream suggests
+    10–25 there). The L1 is a mean over the [−1, 1]-scaled images, as in pix2pix."""
+
+    gan_mode: str = "vanilla"
+    lambda_l1: float = 100.0
+
+
+@dataclass(frozen=True)
+class Pix2PixOptimConfig:
+    """Adam for both nets and the ``linear`` LR policy: constant for ``n_epochs``, then linear decay over
+    ``n_epochs_decay`` (see :func:`~invrestore.models.pix2pix.steps.linear_decay_factor`)."""
+
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    weight_decay: float = 0.0
+    n_epochs: int = 100
+    n_epochs_decay: int = 100
+    epoch_count: int = 1
+
+
+@dataclass(frozen=True)
+class Pix2PixConfig:
+    """A whole pix2pix-family experiment.
+
+    Attributes:
+        eval_mode: inference with running BatchNorm statistics and no dropout (pix2pix ``--eval``); the default
+            ``False`` reproduces pix2pix's train-mode inference.
+    """
+
+    family: str = "pix2pix"
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    loss: GANLossConfig = field(default_factory=GANLossConfig)
+    optim: Pix2PixOptimConfig = field(default_factory=Pix2PixOptimConfig)
+    batch_size: int = 1
+    crop_size: int = 256
+    eval_mode: bool = False
+
+
+#: The paper's final model: InfoAccum-15 (growth 4/path) + UNet-5 + SubPixUpsamp, LSGAN, λ_L1 = 100.
+PAPER_FINAL = Pix2PixConfig(
+    generator=GeneratorConfig(depth=5, subpix_top=True, info_accum_layers=15),
+    loss=GANLossConfig(gan_mode="lsgan"),
+)
