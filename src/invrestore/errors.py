@@ -44,3 +44,7 @@ class CheckpointError(InvRestoreError):
 
 class ImageShapeError(InvRestoreError, ValueError):
     """An image tensor has the wrong number of dimensions or channels, or two images do not match."""
+
+
+class InvalidBitstream(InvRestoreError):
+    """A compressed file or payload is malformed, truncated, corrupt, or was written by another model or format."""

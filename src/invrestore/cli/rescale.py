@@ -16,6 +16,7 @@ import click
 import torch
 
 from invrestore.errors import ConfigError, ImageReadError
+from invrestore.imageops import pad_to_multiple
 from invrestore.models.irn.model import IRN
 
 T = TypeVar("T")
@@ -35,16 +36,6 @@ def load_irn(model: str, weights: str | None) -> IRN:
     if not isinstance(net, IRN):
         raise ConfigError(f"'{model}' is not an IRN rescaling model")
     return net.eval()
-
-
-def pad_to_multiple(x: torch.Tensor, s: int) -> torch.Tensor:
-    """Pad ``(B,C,H,W)`` at the bottom/right to multiples of ``s`` (reflect; replicate when the image is too small)."""
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % s, (-w) % s
-    if ph == 0 and pw == 0:
-        return x
-    mode = "reflect" if ph < h and pw < w else "replicate"
-    return torch.nn.functional.pad(x, (0, pw, 0, ph), mode=mode)
 
 
 #: Rough peak memory of IRN inference per HR pixel (float32 activations of the widest dense-block input).

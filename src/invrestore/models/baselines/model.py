@@ -24,21 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from invrestore.imageops import pad_to_multiple
 from invrestore.models.registry import register_model
 
 __all__ = ["ARCNN", "DnCNN", "FFDNet", "UNet", "pad_to_multiple", "parameter_count"]
-
-
-def pad_to_multiple(x: Tensor, multiple: int, mode: str = "reflect") -> Tensor:
-    """Pad ``(B, C, H, W)`` at the bottom/right to multiples of ``multiple`` (``reflect`` falls back to
-    ``replicate`` when the image is too small to reflect)."""
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if ph == 0 and pw == 0:
-        return x
-    if mode == "reflect" and (ph >= h or pw >= w):
-        mode = "replicate"
-    return F.pad(x, (0, pw, 0, ph), mode=mode)
 
 
 def _check_image(x: Tensor, channels: int) -> None:

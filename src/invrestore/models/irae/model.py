@@ -63,10 +63,10 @@ suspects the missing GDN/GAE model file.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from invrestore.errors import ScaleError
+from invrestore.imageops import pad_to_multiple
 from invrestore.models.registry import register_model
 from invrestore.nn import (
     ActNorm,
@@ -89,18 +89,6 @@ def flow_step_parameter_count(channels: int, width: int) -> int:
     """Parameters of one plain (non-LU) :class:`FlowStep` on ``channels`` channels with coupling width ``width``."""
     c, w = channels, width
     return c * c + 4 * c + 9 * (c // 2) * w + 9 * w * c + w * w + 4 * w
-
-
-def pad_to_multiple(x: Tensor, multiple: int, mode: str = "reflect") -> Tensor:
-    """Pad ``(B, C, H, W)`` at the bottom/right to multiples of ``multiple`` (``reflect`` falls back to
-    ``replicate`` when the image is too small to reflect)."""
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if ph == 0 and pw == 0:
-        return x
-    if mode == "reflect" and (ph >= h or pw >= w):
-        mode = "replicate"
-    return F.pad(x, (0, pw, 0, ph), mode=mode)
 
 
 class FlowStep(InvertibleModule):

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from invrestore.errors import ConfigError
+from invrestore.imageops import pad_to_multiple
 from invrestore.models.registry import register_model
 
 __all__ = [
@@ -468,17 +469,6 @@ def _check_multiple(x: Tensor, m: int) -> None:
     h, w = x.shape[-2:]
     if h % m or w % m:
         raise ValueError(f"H×W = {h}×{w} is not a multiple of {m}; use restore() or pad_to_multiple() first")
-
-
-def pad_to_multiple(x: Tensor, multiple: int) -> Tensor:
-    """Pad ``(B,C,H,W)`` on the bottom and right to multiples of ``multiple``: reflect, or replicate where the pad is
-    not smaller than the side (reflect's limit; e.g. a 5-pixel side padded to 256)."""
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if ph == 0 and pw == 0:
-        return x
-    mode = "reflect" if ph < h and pw < w else "replicate"
-    return F.pad(x, (0, pw, 0, ph), mode=mode)
 
 
 @contextmanager
