@@ -14,7 +14,7 @@ import torch
 from invrestore.train import StepBatchSampler, fit, load_checkpoint
 
 sys.path.insert(0, str(Path(__file__).parent))
-from toy_task import ToyTask
+from toy_task import ToyTask, TwoNetTask
 
 
 def _losses(run: Path) -> list[tuple[int, float]]:
@@ -56,7 +56,7 @@ def test_two_process_ddp_keeps_parameters_identical_across_ranks(tmp_path: Path)
     script.write_text(
         "import sys, torch, torch.distributed as dist\n"
         f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
-        "from toy_task import ToyTask\n"
+        "from toy_task import ToyTask, TwoNetTask\n"
         "from invrestore.train import fit\n"
         "task = ToyTask()\n"
         "build = task.build_model\n"
@@ -86,3 +86,45 @@ def test_two_process_ddp_keeps_parameters_identical_across_ranks(tmp_path: Path)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.count("OK") == 2
     assert (tmp_path / "run" / "last" / "model.safetensors").is_file()
+
+
+def _lrs(run: Path, name: str) -> list[float]:
+    recs = [json.loads(ln) for ln in (run / "metrics.jsonl").read_text().splitlines()]
+    return [r[f"lr_{name}"] for r in recs if r["kind"] == "train"]
+
+
+def test_named_losses_train_their_own_networks_with_their_own_optimisers(tmp_path: Path) -> None:
+    task = TwoNetTask(schedule="linear")
+    init = task.build_model().state_dict()
+    fit(task, tmp_path, progress=False)
+    w = load_checkpoint(tmp_path / "last")[0]
+    assert not torch.equal(w["a.weight"], init["a.weight"]) and not torch.equal(w["b.weight"], init["b.weight"])
+    # linear decay from step 4 to 0 at step 8 for "a"; ×0.5 at step 2 for "b"
+    assert _lrs(tmp_path, "a") == pytest.approx([1e-2] * 4 + [7.5e-3, 5e-3, 2.5e-3, 0.0])
+    assert _lrs(tmp_path, "b") == pytest.approx([1e-3, 5e-4, 5e-4, 5e-4, 5e-4, 5e-4, 5e-4, 5e-4])
+
+
+def test_plateau_schedule_reduces_the_lr_when_validation_stalls(tmp_path: Path) -> None:
+    fit(TwoNetTask(schedule="plateau"), tmp_path, progress=False)
+    assert _lrs(tmp_path, "a") == pytest.approx([1e-2] * 8)  # the first validation (step 4) sets the best
+    state = load_checkpoint(tmp_path / "last")[1]
+    assert state["optimizers"]["a"]["param_groups"][0]["lr"] == pytest.approx(1e-3)  # step 8 did not improve
+
+
+def test_named_optimisers_resume_exactly(tmp_path: Path) -> None:
+    fit(TwoNetTask(schedule="linear"), tmp_path / "a", progress=False)
+    fit(TwoNetTask(schedule="linear"), tmp_path / "b", progress=False, max_steps=3)
+    fit(TwoNetTask(schedule="linear"), tmp_path / "b", progress=False)
+    la = [json.loads(ln).get("la") for ln in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
+    lb = [json.loads(ln).get("la") for ln in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert la == lb
+
+
+def test_checkpoints_from_before_named_optimisers_still_resume(tmp_path: Path) -> None:
+    fit(ToyTask(), tmp_path, progress=False, max_steps=2)
+    state_path = tmp_path / "last" / "state.pt"
+    state = torch.load(state_path, weights_only=False)
+    state["optimizer"] = state.pop("optimizers")["main"]
+    state["scheduler"] = state.pop("schedulers")["main"]
+    torch.save(state, state_path)
+    assert fit(ToyTask(), tmp_path, progress=False).step == 8

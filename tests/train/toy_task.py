@@ -66,3 +66,36 @@ class ToyTask:
     def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
         x = _Data().x.to(device)
         return {"score": -float(((model(x) - x) ** 2).mean())}
+
+
+class TwoNetTask(ToyTask):
+    """Two networks with one named loss each (the shape of a GAN step), optimised by two optimisers."""
+
+    name = "two"
+
+    def __init__(self, cfg: ToyConfig | None = None, schedule: str = "multistep") -> None:
+        super().__init__(cfg)
+        self.schedule = schedule
+
+    def build_model(self) -> nn.Module:
+        return nn.ModuleDict({"a": nn.Conv2d(2, 2, 3, padding=1), "b": nn.Conv2d(2, 2, 3, padding=1)})
+
+    def param_groups(self, model: nn.Module) -> dict[str, list[nn.Parameter]]:
+        return {"a": list(model["a"].parameters()), "b": list(model["b"].parameters())}  # type: ignore[index]
+
+    def optim_configs(self) -> dict[str, OptimConfig]:
+        return {
+            "a": OptimConfig(lr=1e-2, schedule=self.schedule, decay_start=4, gamma=0.1, plateau_patience=0),
+            "b": OptimConfig(lr=1e-3, milestones=(2,)),
+        }
+
+    def training_step(  # type: ignore[override]
+        self, model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator
+    ) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+        x = batch["x"]
+        la = ((model["a"](x) - x) ** 2).mean()  # type: ignore[index]
+        lb = ((model["b"](x) + x) ** 2).mean()  # type: ignore[index]
+        return {"a": la, "b": lb}, {"la": float(la.detach()), "lb": float(lb.detach())}
+
+    def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
+        return {"score": 0.0}  # never improves after the first validation: the plateau rule fires

@@ -23,7 +23,17 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """Adam with coupled L2 weight decay and a multi-step schedule (the IRN/BasicSR recipe by default)."""
+    """One optimiser and its learning-rate schedule (default: the IRN/BasicSR recipe).
+
+    Attributes:
+        optimizer: ``"adam"`` (coupled L2 weight decay, as IRN/BasicSR) or ``"adamax"`` (selfVAE).
+        lr, betas, weight_decay: the optimiser's settings.
+        schedule: ``"multistep"`` (× ``gamma`` at each of ``milestones``, counted in steps), ``"plateau"``
+            (× ``gamma`` when the validation metric has not improved for ``plateau_patience`` validations, down to
+            ``min_lr``; IRAE's rule) or ``"linear"`` (constant until ``decay_start``, then linear to 0 at the last
+            step; pix2pix's rule).
+        grad_clip: global L2-norm clipping of this optimiser's parameters; 0 disables.
+    """
 
     lr: float = 2e-4
     betas: tuple[float, float] = (0.9, 0.999)
@@ -31,6 +41,11 @@ class OptimConfig:
     milestones: tuple[int, ...] = (100_000, 200_000, 300_000, 400_000)
     gamma: float = 0.5
     grad_clip: float = 10.0  # global L2 norm; 0 disables
+    optimizer: str = "adam"
+    schedule: str = "multistep"
+    plateau_patience: int = 10
+    min_lr: float = 0.0
+    decay_start: int = 0
 
 
 @dataclass(frozen=True)

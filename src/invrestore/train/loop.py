@@ -33,14 +33,23 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from invrestore.errors import ConfigError
 from invrestore.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
-from invrestore.train.config import TrainConfig, config_to_yaml
+from invrestore.train.config import OptimConfig, TrainConfig, config_to_yaml
 
 __all__ = ["FitResult", "StepBatchSampler", "Task", "fit", "step_seed"]
 
 
 class Task(Protocol):
-    """What a model family gives the loop."""
+    """What a model family gives the loop.
+
+    ``training_step`` returns one loss, or a dict of named losses (e.g. ``{"g": ..., "d": ...}`` for a GAN whose
+    losses each reach only their own network's parameters). Optional methods: ``param_groups(model) ->
+    {name: [parameters]}`` and ``optim_configs() -> {name: OptimConfig}`` give one optimiser per name (default: one
+    optimiser ``"main"`` over all trainable parameters with ``train.optim``). The loop back-propagates the sum of
+    the losses once and steps every optimiser; an optimiser whose parameters received no gradient (e.g. a generator
+    during a discriminator-only warm-up) is skipped by torch.
+    """
 
     name: str
     train: TrainConfig
@@ -138,6 +147,38 @@ def _check_ranks_in_sync(model: nn.Module) -> None:
     dist.all_gather(gathered, sums)
     if not all(torch.equal(gathered[0], g) for g in gathered):
         raise RuntimeError("DistributedDataParallel ranks hold different parameters after training")
+
+
+def _make_optimizer(params: list[torch.nn.Parameter], o: OptimConfig) -> torch.optim.Optimizer:
+    if o.optimizer == "adam":
+        return torch.optim.Adam(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
+    if o.optimizer == "adamax":
+        return torch.optim.Adamax(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
+    raise ConfigError(f"unknown optimizer {o.optimizer!r} (adam, adamax)")
+
+
+def _make_scheduler(optimizer: torch.optim.Optimizer, o: OptimConfig, steps: int) -> Any:
+    if o.schedule == "multistep":
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(o.milestones), gamma=o.gamma)
+    if o.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="max", factor=o.gamma, patience=o.plateau_patience, min_lr=o.min_lr
+        )
+    if o.schedule == "linear":
+        start, span = o.decay_start, max(1, steps - o.decay_start)
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, _LinearDecay(start, span))
+    raise ConfigError(f"unknown schedule {o.schedule!r} (multistep, plateau, linear)")
+
+
+@dataclass(frozen=True)
+class _LinearDecay:
+    """LR factor 1 until ``start``, then linear to 0 over ``span`` steps (picklable for checkpoints)."""
+
+    start: int
+    span: int
+
+    def __call__(self, step: int) -> float:
+        return 1.0 if step < self.start else max(0.0, 1.0 - (step - self.start) / self.span)
 
 
 def _select_device(name: str) -> torch.device:
@@ -239,10 +280,16 @@ def fit(
     np.random.seed(cfg.seed % 2**32)
     random.seed(cfg.seed)
     model = task.build_model().to(device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    o = cfg.optim
-    optimizer = torch.optim.Adam(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(o.milestones), gamma=o.gamma)
+    groups: dict[str, list[torch.nn.Parameter]]
+    if hasattr(task, "param_groups"):
+        groups = task.param_groups(model)
+    else:
+        groups = {"main": [p for p in model.parameters() if p.requires_grad]}
+    ocfgs: dict[str, OptimConfig] = task.optim_configs() if hasattr(task, "optim_configs") else {"main": cfg.optim}
+    if set(groups) != set(ocfgs):
+        raise ConfigError(f"parameter groups {sorted(groups)} do not match optimiser configs {sorted(ocfgs)}")
+    optimizers = {name: _make_optimizer(groups[name], ocfgs[name]) for name in groups}
+    schedulers = {name: _make_scheduler(optimizers[name], ocfgs[name], cfg.steps) for name in groups}
 
     step = 0
     best: float | None = None
@@ -250,8 +297,12 @@ def fit(
     if resume and find_checkpoint(run_dir / "last") is not None:
         model_state, train_state, _meta = load_checkpoint(run_dir / "last")
         model.load_state_dict(model_state)
-        optimizer.load_state_dict(train_state["optimizer"])
-        scheduler.load_state_dict(train_state["scheduler"])
+        if "optimizer" in train_state:  # checkpoints written before named optimisers
+            train_state["optimizers"] = {"main": train_state["optimizer"]}
+            train_state["schedulers"] = {"main": train_state["scheduler"]}
+        for name in optimizers:
+            optimizers[name].load_state_dict(train_state["optimizers"][name])
+            schedulers[name].load_state_dict(train_state["schedulers"][name])
         step = int(train_state["step"])
         best = train_state.get("best")
         _set_rng_state(train_state["rng"])
@@ -293,8 +344,8 @@ def fit(
         if not is_main:
             return
         train_state = {
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
+            "optimizers": {k: v.state_dict() for k, v in optimizers.items()},
+            "schedulers": {k: v.state_dict() for k, v in schedulers.items()},
             "step": step,
             "best": best,
             "rng": _rng_state(),
@@ -310,15 +361,22 @@ def fit(
     for batch in loader:
         batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
         g = torch.Generator(device=device).manual_seed(step_seed(cfg.seed, step, rank))
-        loss, metrics = task.training_step(net, batch, g)
+        out, metrics = task.training_step(net, batch, g)
+        losses = out if isinstance(out, dict) else {"main": out}
+        loss = torch.stack([v.reshape(()) for v in losses.values()]).sum()
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite loss at step {step}: {metrics}")
-        optimizer.zero_grad(set_to_none=True)
+        for opt in optimizers.values():
+            opt.zero_grad(set_to_none=True)
         loss.backward()
-        if o.grad_clip > 0:
-            metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, o.grad_clip))
-        optimizer.step()
-        scheduler.step()
+        for name, opt in optimizers.items():
+            clip = ocfgs[name].grad_clip
+            if clip > 0:
+                norm = float(torch.nn.utils.clip_grad_norm_(groups[name], clip))
+                metrics["grad_norm" if len(optimizers) == 1 else f"grad_norm_{name}"] = norm
+            opt.step()
+            if ocfgs[name].schedule != "plateau":
+                schedulers[name].step()
         step += 1
         for k, v in metrics.items():
             running[k] = running.get(k, 0.0) + float(v)
@@ -326,12 +384,16 @@ def fit(
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{float(loss):.4g}")
-        if step % cfg.log_every == 0 or step == end:
-            rec = {"kind": "train", "step": step, "lr": scheduler.get_last_lr()[0], "time": time.time() - t0}
+        # log and validate on the schedule of the whole run (not at a --max-steps stop), so that a run done in
+        # pieces logs, validates and steps its plateau schedulers exactly like an uninterrupted one
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            rec: dict[str, Any] = {"kind": "train", "step": step, "time": time.time() - t0}
+            for name, opt in optimizers.items():
+                rec["lr" if len(optimizers) == 1 else f"lr_{name}"] = opt.param_groups[0]["lr"]
             rec.update({k: v / count for k, v in running.items()})
             logger.log(rec)
             running, count = {}, 0
-        if cfg.val_every > 0 and (step % cfg.val_every == 0 or step == end):
+        if cfg.val_every > 0 and (step % cfg.val_every == 0 or step == cfg.steps):
             if is_main:
                 model.eval()
                 with torch.no_grad():
@@ -342,6 +404,12 @@ def fit(
                 if value is not None and not math.isnan(value) and (best is None or value > best):
                     best = value
                     checkpoint("best")
+            shared = [last_val.get(task.best_metric)] if is_main else [None]
+            if world > 1:
+                dist.broadcast_object_list(shared, src=0)  # every rank steps its plateau schedulers alike
+            for name, sched in schedulers.items():
+                if ocfgs[name].schedule == "plateau" and shared[0] is not None:
+                    sched.step(shared[0])
             if world > 1:
                 dist.barrier()
         if step % cfg.ckpt_every == 0 or step == end:
