@@ -210,3 +210,18 @@ def test_images_too_large_for_memory_are_refused_with_an_estimate(tmp_path: Path
     )  # fmt: skip
     assert code == 1 and "GB of memory" in out and "--max-pixels 4096" in out
     assert not (tmp_path / "lr" / "big.png").exists()
+
+
+def test_probe_reports_exact_reconstruction_for_an_invertible_model(tmp_path: Path) -> None:
+    import numpy as np
+
+    from invrestore.io import write_image
+
+    (tmp_path / "Set5").mkdir()
+    for i in range(2):
+        write_image(tmp_path / "Set5" / f"{i}.png", np.random.default_rng(i).integers(0, 256, (24, 20, 3), np.uint8))
+    code, out = run(
+        "probe", "--model", "irn-x2", "--data-root", str(tmp_path), "--json", str(tmp_path / "p.json")
+    )  # fmt: skip
+    assert code == 0, out
+    assert json.loads((tmp_path / "p.json").read_text())["psnr"] >= 60

@@ -38,9 +38,11 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from invrestore.cli.compress import compress, decompress
     from invrestore.cli.data import data
     from invrestore.cli.demo import demo
     from invrestore.cli.eval import eval_cmd
+    from invrestore.cli.probe import probe
     from invrestore.cli.rescale import downscale, upscale
     from invrestore.cli.train import train
 
@@ -50,6 +52,9 @@ def _register() -> None:
     cli.add_command(train)
     cli.add_command(downscale)
     cli.add_command(upscale)
+    cli.add_command(compress)
+    cli.add_command(decompress)
+    cli.add_command(probe)
 
 
 _register()

@@ -1,0 +1,52 @@
+"""``invrestore probe``: how much information does an architecture throw away? (Table III protocol)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command("probe")
+@click.option("--model", required=True, help="Registered model name (any family), e.g. pix2pix-unet-5 or irn-x2.")
+@click.option("--dataset", default="Set5", show_default=True, help="Registered dataset to train the autoencoder on.")
+@click.option("--eval-dataset", default=None, help="Dataset to score on (default: the training dataset).")
+@click.option("--data-root", type=click.Path(file_okay=False), default=None, help="Data root (else $INVRESTORE_DATA).")
+@click.option("--steps", type=int, default=1000, show_default=True, help="Autoencoder training steps.")
+@click.option("--crop", type=int, default=256, show_default=True, help="Training crop size.")
+@click.option("--lr", type=float, default=2e-4, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the result as JSON.")
+def probe(
+    model: str,
+    dataset: str,
+    eval_dataset: str | None,
+    data_root: str | None,
+    steps: int,
+    crop: int,
+    lr: float,
+    seed: int,
+    json_out: str | None,
+) -> None:
+    """Train MODEL as an autoencoder on clean images and report its reconstruction PSNR/SSIM.
+
+    Invertible models are not trained: they reconstruct exactly (expect >= 60 dB in float32).
+    """
+    from invrestore.data import ImageFolder, resolve_dataset
+    from invrestore.io import atomic_write
+    from invrestore.models.pix2pix import probe as run_probe
+    from invrestore.models.registry import create_model
+
+    train_imgs = ImageFolder(list(resolve_dataset(dataset, data_root).files), mode="rgb")
+    images = [train_imgs.load(i) for i in range(len(train_imgs))]
+    eval_images = None
+    if eval_dataset:
+        ev = ImageFolder(list(resolve_dataset(eval_dataset, data_root).files), mode="rgb")
+        eval_images = [ev.load(i) for i in range(len(ev))]
+    net = create_model(model)
+    res = run_probe(net, images, steps=steps, eval_images=eval_images, crop_size=crop, lr=lr, seed=seed)
+    click.echo(f"{model}: reconstruction PSNR {res['psnr']:.2f} dB, SSIM {res['ssim']:.4f} ({int(res['steps'])} steps)")
+    if json_out:
+        with atomic_write(Path(json_out)) as fh:
+            fh.write(json.dumps({"model": model, "dataset": dataset, **res}, indent=2).encode())
