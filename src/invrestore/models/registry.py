@@ -74,15 +74,16 @@ def create_model(name: str, pretrained: bool = False, **overrides: Any) -> nn.Mo
     entry = MODELS[name]
     model = entry.factory(**overrides)
     if pretrained:
-        if entry.pretrained is None:
-            raise CheckpointError(f"no pretrained weights ship with '{name}'; pass --weights PATH")
         from importlib import resources
 
         from invrestore.train.checkpoint import load_weights
 
-        res = resources.files("invrestore") / "weights" / entry.pretrained
-        if not res.is_file():
-            raise CheckpointError(f"the shipped weights of '{name}' ({entry.pretrained}) are missing from the package")
+        res = resources.files("invrestore") / "weights" / entry.pretrained if entry.pretrained else None
+        if res is None or not res.is_file():
+            raise CheckpointError(
+                f"no pretrained weights ship with '{name}' in this version of invrestore; pass --weights PATH "
+                "(a checkpoint of ours, or the official release file for IRN models)"
+            )
         with resources.as_file(res) as path:
             model.load_state_dict(load_weights(path))
     return model
