@@ -128,3 +128,16 @@ def test_checkpoints_from_before_named_optimisers_still_resume(tmp_path: Path) -
     state["scheduler"] = state.pop("schedulers")["main"]
     torch.save(state, state_path)
     assert fit(ToyTask(), tmp_path, progress=False).step == 8
+
+
+def test_a_resumed_run_follows_a_changed_schedule(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from toy_task import ToyConfig
+
+    fit(ToyTask(), tmp_path, progress=False, max_steps=2)
+    cfg = ToyConfig()
+    new = replace(cfg, train=replace(cfg.train, optim=replace(cfg.train.optim, milestones=(3,), gamma=0.1)))
+    fit(ToyTask(new), tmp_path, progress=False)
+    lrs = [json.loads(ln)["lr"] for ln in (tmp_path / "metrics.jsonl").read_text().splitlines() if '"train"' in ln]
+    assert lrs == pytest.approx([1e-2, 1e-2, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3])

@@ -181,6 +181,20 @@ class _LinearDecay:
         return 1.0 if step < self.start else max(0.0, 1.0 - (step - self.start) / self.span)
 
 
+def _apply_schedule_config(scheduler: Any, o: OptimConfig, steps: int) -> None:
+    """After loading a scheduler's state, let the current config's schedule settings win (a run resumed with
+    ``--set train.steps=... --set train.optim.milestones=[...]`` follows the new schedule from there on)."""
+    from collections import Counter
+
+    if isinstance(scheduler, torch.optim.lr_scheduler.MultiStepLR):
+        scheduler.milestones = Counter(o.milestones)
+        scheduler.gamma = o.gamma
+    elif isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        scheduler.factor, scheduler.patience = o.gamma, o.plateau_patience
+    elif isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR):
+        scheduler.lr_lambdas = [_LinearDecay(o.decay_start, max(1, steps - o.decay_start))]
+
+
 def _select_device(name: str) -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():
@@ -303,6 +317,7 @@ def fit(
         for name in optimizers:
             optimizers[name].load_state_dict(train_state["optimizers"][name])
             schedulers[name].load_state_dict(train_state["schedulers"][name])
+            _apply_schedule_config(schedulers[name], ocfgs[name], cfg.steps)
         step = int(train_state["step"])
         best = train_state.get("best")
         _set_rng_state(train_state["rng"])
