@@ -43,7 +43,7 @@ def _register() -> None:
     from invrestore.cli.demo import demo
     from invrestore.cli.eval import eval_cmd
     from invrestore.cli.probe import probe
-    from invrestore.cli.rescale import downscale, upscale
+    from invrestore.cli.rescale import colorize, decolorize, downscale, upscale
     from invrestore.cli.train import train
 
     cli.add_command(data)
@@ -52,6 +52,8 @@ def _register() -> None:
     cli.add_command(train)
     cli.add_command(downscale)
     cli.add_command(upscale)
+    cli.add_command(decolorize)
+    cli.add_command(colorize)
     cli.add_command(compress)
     cli.add_command(decompress)
     cli.add_command(probe)

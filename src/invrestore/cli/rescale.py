@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 import torch
@@ -168,3 +168,75 @@ def upscale(
         dst = _out_path(out_dir, path)
         write_image(dst, x)
         click.echo(f"{path} ({lh}×{lw}) -> {dst} ({h}×{w})")
+
+
+def load_color_model(model: str, weights: str | None) -> Any:
+    """The IRN_color model with ``weights`` (or its shipped weights), in eval mode."""
+    from invrestore.models.irn import IRNColor, load_official_checkpoint
+    from invrestore.models.registry import create_model
+
+    net = load_official_checkpoint(weights, model) if weights else create_model(model, pretrained=True)
+    if not isinstance(net, IRNColor):
+        raise ConfigError(f"'{model}' is not a decolorization model (use irn-color)")
+    return net.eval()
+
+
+@click.command("decolorize")
+@click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--model", default="irn-color", show_default=True)
+@click.option("--weights", type=click.Path(dir_okay=False), default=None, help="Weights (else the shipped ones).")
+@click.option("-o", "--output", type=click.Path(file_okay=False), required=True, help="Output folder.")
+@click.option("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, show_default=True, help="Refuse larger images.")
+def decolorize(images: tuple[str, ...], model: str, weights: str | None, output: str, max_pixels: int) -> None:
+    """Turn colour IMAGES into 8-bit grayscale PNGs that `invrestore colorize` turns back into colour."""
+    from invrestore.io import image_size, read_image, write_image
+
+    paths = [Path(p) for p in images]
+    for path in paths:  # refuse bad inputs before writing anything
+        check_size(path, *image_size(path), max_pixels)
+        if read_image(path).shape[0] == 1:
+            raise ConfigError(f"{path} is already grayscale: there is no colour to decolorize")
+    net = load_color_model(model, weights)
+    out_dir = Path(output)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path in _progress(paths, "decolorize"):
+        x = read_image(path)
+        with torch.no_grad():
+            gray, _ = net.decolorize(x.unsqueeze(0))
+        dst = _out_path(out_dir, path)
+        meta = {META_MODEL: model, META_SIZE: f"{x.shape[1]}x{x.shape[2]}", META_CHANNELS: "3"}
+        write_image(dst, gray[0], text=meta)
+        click.echo(f"{path} -> {dst} (gray)")
+
+
+@click.command("colorize")
+@click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--model", default=None, help="Model (default: the one recorded in the gray image).")
+@click.option("--weights", type=click.Path(dir_okay=False), default=None, help="Weights (else the shipped ones).")
+@click.option("-o", "--output", type=click.Path(file_okay=False), required=True, help="Output folder.")
+@click.option("--force", is_flag=True, help="Colorize gray images that `invrestore decolorize` did not write.")
+def colorize(images: tuple[str, ...], model: str | None, weights: str | None, output: str, force: bool) -> None:
+    """Restore colour images from grayscale PNGs written by `invrestore decolorize` (z = 0, as the paper)."""
+    from invrestore.io import read_image, write_image
+
+    jobs = []
+    for path in [Path(p) for p in images]:
+        if not path.is_file():
+            raise ImageReadError(path, "no such file")
+        recorded = _parse_meta(path).get(META_MODEL)
+        if recorded is None and not force:
+            raise ConfigError(f"{path} was not written by `invrestore decolorize`; use --force to colorize it anyway")
+        if recorded is not None and model is not None and recorded != model and not force:
+            raise ConfigError(f"{path} was decolorized by {recorded}, not {model}; use --force to colorize anyway")
+        jobs.append(path)
+    name = model or _parse_meta(jobs[0]).get(META_MODEL) or "irn-color"
+    net = load_color_model(name, weights)
+    out_dir = Path(output)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path in _progress(jobs, "colorize"):
+        gray = read_image(path, mode="gray")
+        with torch.no_grad():
+            x = net.colorize(gray.unsqueeze(0))[0]
+        dst = _out_path(out_dir, path)
+        write_image(dst, x)
+        click.echo(f"{path} -> {dst} (colour)")

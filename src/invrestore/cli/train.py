@@ -12,10 +12,12 @@ from invrestore.errors import ConfigError
 
 
 def _families() -> dict[str, tuple[type, Callable[[Any], Any]]]:
+    from invrestore.models.ilc.config import BLS2017Config, ILCConfig
+    from invrestore.models.ilc.steps import BLS2017Task, ILCTask
     from invrestore.models.irn.config import IRNConfig
     from invrestore.models.irn.steps import IRNTask
 
-    return {"irn": (IRNConfig, IRNTask)}
+    return {"irn": (IRNConfig, IRNTask), "ilc": (ILCConfig, ILCTask), "bls2017": (BLS2017Config, BLS2017Task)}
 
 
 def load_task(config: str | Path, overrides: tuple[str, ...] = ()) -> Any:

@@ -1,5 +1,30 @@
-"""ILC family (Wang et al. 2020, invertible lossy compression); for now its teacher codec ``bls2017-N``."""
+"""ILC family (Wang et al. 2020, invertible lossy compression): the codec ``ilc-q{n}`` / ``ilc-small`` /
+``ilc-tiny`` and its teacher ``bls2017-N``, with losses and training tasks (see ``docs/compression.md`` §9)."""
 
 from invrestore.models.ilc.bls2017 import BLS2017
+from invrestore.models.ilc.model import (
+    ILC,
+    PAPER_RESULTS,
+    PAPER_STAGES,
+    QUALITY_LAMBDAS,
+    SMALL_STAGES,
+    TINY_STAGES,
+    IEMStage,
+    ILCOutput,
+    ScaleShiftSubnet,
+    init_from_teacher,
+)
 
-__all__ = ["BLS2017"]
+__all__ = [
+    "BLS2017",
+    "ILC",
+    "PAPER_RESULTS",
+    "PAPER_STAGES",
+    "QUALITY_LAMBDAS",
+    "SMALL_STAGES",
+    "TINY_STAGES",
+    "IEMStage",
+    "ILCOutput",
+    "ScaleShiftSubnet",
+    "init_from_teacher",
+]

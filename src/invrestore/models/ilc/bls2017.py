@@ -73,11 +73,14 @@ class BLS2017(LearnedCodec):
     def codec_config(self) -> dict[str, Any]:
         return {"name": self.name, "family": "bls2017", "N": self.N}
 
-    def forward(self, x: Tensor) -> CodecOutput:
-        """Training / estimation pass. ``x`` ``(B, 3, H, W)``; any size (padded centred, cropped back)."""
+    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> CodecOutput:
+        """Training / estimation pass. ``x`` ``(B, 3, H, W)``; any size (padded centred, cropped back).
+
+        ``generator`` draws the training noise (train mode only).
+        """
         padding = centered_padding(x.shape[-2], x.shape[-1], self.downsampling_factor)
         y = self.g_a(pad_centered(x, padding))
-        y_hat, lik = self.entropy_bottleneck(y)
+        y_hat, lik = self.entropy_bottleneck(y, generator=generator)
         x_hat = crop_padding(self.g_s(y_hat), padding)
         return CodecOutput(x_hat=x_hat, likelihoods={"y": lik})
 

@@ -55,6 +55,8 @@ class IRNDataConfig:
         repeat: crops per image per epoch.
         val_set: registered dataset for periodic validation (Y-PSNR, ``irn`` protocol), ``None`` to skip.
         val_limit: validate on the first N images only (0 = all).
+        guide: the LR target: ``"bicubic"`` (MATLAB bicubic of the whole image, rescaling) or ``"luma"``
+            (full-range BT.601 luma of the crop, 0.299R + 0.587G + 0.114B: IRN_color's cv2 BGR2GRAY).
     """
 
     root: str | None = None
@@ -64,6 +66,7 @@ class IRNDataConfig:
     repeat: int = 1
     val_set: str | None = "Set5"
     val_limit: int = 0
+    guide: str = "bicubic"
 
 
 @dataclass(frozen=True)

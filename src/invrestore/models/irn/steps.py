@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from invrestore.models.irn.color import IRNColor, color_metrics
 from invrestore.models.irn.config import IRNConfig, IRNLossConfig
 from invrestore.models.irn.losses import charbonnier_sum, latent_loss, squared_error_sum
 from invrestore.models.irn.model import IRN, quantize_ste
@@ -15,9 +16,10 @@ from invrestore.models.irn.model import IRN, quantize_ste
 __all__ = ["IRNTask", "training_losses"]
 
 
-def _unwrap(model: nn.Module) -> IRN:
+def _unwrap(model: nn.Module) -> IRN | IRNColor:
     inner = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-    assert isinstance(inner, IRN)
+    if not isinstance(inner, (IRN, IRNColor)):
+        raise TypeError(f"expected an IRN model, got {type(inner).__name__}")
     return inner
 
 
@@ -31,7 +33,7 @@ def training_losses(
     """
     x, y_bic = batch["x"], batch["x_lq"].detach()
     irn = _unwrap(model)
-    c = irn.in_channels
+    c = irn.split  # channels of y: 3 (the LR image) or 1 (IRN_color's gray image)
     out, _ = model(x)
     y, z = out[:, :c], out[:, c:]
     if cfg.guide_loss == "l2":
@@ -60,12 +62,11 @@ def training_losses(
 class IRNTask:
     """Trains an IRN variant with the official recipe (see :class:`~invrestore.models.irn.config.IRNConfig`)."""
 
-    best_metric = "psnr_y"
-
     def __init__(self, cfg: IRNConfig) -> None:
         self.cfg = cfg
         self.train = cfg.train
         self.name = cfg.model.name
+        self.best_metric = "psnr_rgb" if cfg.data.guide == "luma" else "psnr_y"  # paper: colour in RGB
 
     def config(self) -> Any:
         return self.cfg
@@ -86,7 +87,7 @@ class IRNTask:
         from invrestore.models.registry import create_model
 
         m = create_model(self.cfg.model.name)
-        assert isinstance(m, IRN)
+        assert isinstance(m, (IRN, IRNColor))
         return m.scale
 
     def train_dataset(self) -> Dataset[Any]:
@@ -112,8 +113,20 @@ class IRNTask:
             # the official LR guide: MATLAB bicubic of the whole (mod-cropped) image, float, not rounded
             return imresize(x, size=(x.shape[-2] // s, x.shape[-1] // s))
 
+        images = ImageFolder(files, mode="rgb", cache=True)
+        if d.guide == "luma":
+            from invrestore.color import rgb_to_luma_bt601
+
+            def luma_guide(x: Tensor, g: torch.Generator) -> Tensor:
+                return rgb_to_luma_bt601(x)  # IRN_color: cv2 BGR2GRAY of the float crop
+
+            return PairedDataset(
+                images, d.crop_size, luma_guide, where="crop", seed=self.cfg.train.seed, repeat=d.repeat
+            )
+        if d.guide != "bicubic":
+            raise ValueError(f"data.guide must be 'bicubic' or 'luma', not {d.guide!r}")
         ds = PairedDataset(
-            ImageFolder(files, mode="rgb", cache=True),
+            images,
             d.crop_size,
             bicubic_guide,
             scale=s,
@@ -141,6 +154,9 @@ class IRNTask:
             files = files[: d.val_limit]
         images = ImageFolder(files, mode="rgb")
         irn = _unwrap(model)
+        if isinstance(irn, IRNColor):
+            rows = [color_metrics(irn, images.load(i).unsqueeze(0).to(device)) for i in range(len(images))]
+            return {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
         method = IRNRescaler(irn, seed=0)
         res = evaluate_dataset(
             ((images.files[i].stem, images.load(i)) for i in range(len(images))),

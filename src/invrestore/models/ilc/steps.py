@@ -1,0 +1,300 @@
+"""Training steps (pure) and :class:`~invrestore.train.loop.Task` classes for ILC and its bls2017 teacher.
+
+Both tasks train with :func:`invrestore.train.fit`. The entropy models' quantile (aux) loss is added to the main
+loss with a small weight (it reaches only ``quantiles``; see :class:`~invrestore.models.ilc.config.BLS2017LossConfig`);
+the coding tables are built after training with ``model.eval().update()``, then the weights are saved — the
+loop's checkpoints hold no tables.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+from invrestore.entropy.codec import LearnedCodec, centered_padding, estimated_bpp, pad_centered
+from invrestore.errors import ConfigError
+from invrestore.models.ilc.bls2017 import BLS2017
+from invrestore.models.ilc.config import BLS2017Config, BLS2017LossConfig, CodecDataConfig, ILCConfig, ILCLossConfig
+from invrestore.models.ilc.loading import create_codec, load_state
+from invrestore.models.ilc.losses import distillation_loss, distortion_loss, latent_loss, rate_bpp
+from invrestore.models.ilc.model import ILC, init_from_teacher
+from invrestore.train.config import OptimConfig
+
+__all__ = ["BLS2017Task", "ILCTask", "codec_dataset", "ilc_training_losses", "teacher_training_losses"]
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+def _psnr(mse: Tensor) -> float:
+    value = float(mse)
+    return 10.0 * math.log10(1.0 / value) if value > 0 else float("inf")
+
+
+def teacher_training_losses(
+    model: nn.Module, batch: dict[str, Tensor], cfg: BLS2017LossConfig, generator: torch.Generator
+) -> tuple[Tensor, dict[str, float]]:
+    """The bls2017 loss ``λ·255²·MSE + bpp`` (+ ``aux_weight ·`` aux loss). Pure; ``model`` may be DDP-wrapped."""
+    x = batch["x"]
+    codec = _unwrap(model)
+    assert isinstance(codec, LearnedCodec)
+    out = model(x, generator=generator)
+    bpp = rate_bpp(out.likelihoods, x.shape[-2], x.shape[-1])
+    mse = torch.mean((out.x_hat - x) ** 2)
+    dist = distortion_loss(x, out.x_hat, cfg.lmbda)
+    loss = dist + bpp
+    aux = codec.aux_loss()
+    if cfg.aux_weight > 0:
+        loss = loss + cfg.aux_weight * aux
+    metrics = {
+        "loss": float(loss.detach()),
+        "bpp": float(bpp.detach()),
+        "distortion": float(dist.detach()),
+        "psnr": _psnr(mse.detach()),
+        "aux": float(aux.detach()),
+    }
+    return loss, metrics
+
+
+def ilc_training_losses(
+    model: nn.Module,
+    teacher: BLS2017,
+    batch: dict[str, Tensor],
+    cfg: ILCLossConfig,
+    generator: torch.Generator,
+) -> tuple[Tensor, dict[str, float]]:
+    """ILC's Eq. 7 (see :class:`~invrestore.models.ilc.config.ILCLossConfig`). Pure; ``model`` may be DDP-wrapped.
+
+    ``teacher`` must be frozen, in eval mode and on ``batch["x"]``'s device; its analysis transform gives the
+    distillation target.
+    """
+    x = batch["x"]
+    ilc = _unwrap(model)
+    assert isinstance(ilc, ILC)
+    h, w = x.shape[-2:]
+    out = model(x, generator=generator)
+    bpp = rate_bpp(out.likelihoods, h, w)
+    mse = torch.mean((out.x_hat - x) ** 2)
+    dist = distortion_loss(x, out.x_hat, cfg.teacher_lmbda)
+    lat = latent_loss(out.z)
+    with torch.no_grad():
+        y_teacher = teacher.g_a(pad_centered(x, centered_padding(h, w, teacher.downsampling_factor)))
+    if y_teacher.shape != out.y.shape:
+        raise ConfigError(f"teacher latent {tuple(y_teacher.shape)} does not match ILC's y {tuple(out.y.shape)}")
+    kd = distillation_loss(out.y, y_teacher)
+    loss = cfg.lambda_distortion * dist + cfg.lambda_rate * bpp + cfg.lambda_latent * lat + cfg.lambda_distill * kd
+    aux = ilc.aux_loss()
+    if cfg.aux_weight > 0:
+        loss = loss + cfg.aux_weight * aux
+    metrics = {
+        "loss": float(loss.detach()),
+        "bpp": float(bpp.detach()),
+        "distortion": float(dist.detach()),
+        "psnr": _psnr(mse.detach()),
+        "latent": float(lat.detach()),
+        "distill": float(kd.detach()),
+        "aux": float(aux.detach()),
+    }
+    return loss, metrics
+
+
+def _no_degradation(x: Tensor, g: torch.Generator) -> Tensor:
+    return x.new_zeros(0)
+
+
+def codec_dataset(d: CodecDataConfig, seed: int) -> Dataset[Any]:
+    """Random ``crop_size²`` RGB crops (with flips/transposes) of the configured images, as ``{"x": (3, c, c)}``.
+
+    Raises:
+        DatasetNotFoundError: no images, or none at least ``crop_size`` on each side.
+    """
+    from invrestore.data import ImageFolder, PairedDataset, resolve_dataset
+    from invrestore.errors import DatasetNotFoundError
+    from invrestore.io import image_size
+
+    files = []
+    for name in d.train_sets:
+        files += list(resolve_dataset(name, d.root).files)
+    for folder in d.train_folders:
+        files += ImageFolder(folder).files
+    if not files:
+        raise DatasetNotFoundError("no training images: set data.train_sets or data.train_folders")
+    files = [f for f in files if min(image_size(f)) >= d.crop_size]
+    if not files:
+        raise DatasetNotFoundError(f"no training image is at least {d.crop_size}×{d.crop_size}")
+    images = ImageFolder(files, mode="rgb", cache=True)
+    return PairedDataset(images, d.crop_size, _no_degradation, where="crop", seed=seed, repeat=d.repeat)
+
+
+def _validate_codec(model: nn.Module, d: CodecDataConfig, lmbda: float, device: torch.device) -> dict[str, float]:
+    """Mean 8-bit PSNR-RGB, estimated bpp and ``rd_score = −(λ·255²·MSE + bpp)`` of eval-mode ``forward``."""
+    from invrestore.data import ImageFolder, resolve_dataset
+
+    files = list(resolve_dataset(d.val_set, d.root).files) if d.val_set else []
+    for folder in d.val_folders:
+        files += ImageFolder(folder).files
+    if d.val_limit:
+        files = files[: d.val_limit]
+    if not files:
+        return {}
+    codec = _unwrap(model)
+    images = ImageFolder(files, mode="rgb")
+    psnrs, bpps, losses, nq = [], [], [], []
+    for i in range(len(images)):
+        x = images.load(i).unsqueeze(0).to(device)
+        out = codec(x)
+        x_hat = torch.round(out.x_hat.clamp(0, 1) * 255) / 255
+        mse = torch.mean((x_hat - torch.round(x * 255) / 255) ** 2)
+        bpp = float(estimated_bpp(out.likelihoods, x.shape[-2], x.shape[-1])[0])
+        psnrs.append(_psnr(mse))
+        bpps.append(bpp)
+        losses.append(lmbda * 255.0**2 * float(mse) + bpp)
+        if isinstance(codec, ILC):
+            x_nq = torch.round(codec.reconstruct_unquantized(x) * 255) / 255
+            nq.append(_psnr(torch.mean((x_nq - torch.round(x * 255) / 255) ** 2)))
+    n = len(psnrs)
+    res = {"psnr": sum(psnrs) / n, "bpp": sum(bpps) / n, "rd_score": -sum(losses) / n}
+    if nq:
+        res["psnr_nq"] = sum(nq) / n
+    return res
+
+
+def _split_groups(model: nn.Module, em_optim: OptimConfig | None) -> dict[str, list[nn.Parameter]]:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if em_optim is None:
+        return {"main": params}
+    assert isinstance(model, LearnedCodec)
+    em = {id(p) for eb in model.entropy_bottlenecks() for p in eb.parameters()}
+    return {"main": [p for p in params if id(p) not in em], "em": [p for p in params if id(p) in em]}
+
+
+class BLS2017Task:
+    """Trains a ``bls2017-N`` teacher (see :class:`~invrestore.models.ilc.config.BLS2017Config`)."""
+
+    best_metric = "rd_score"
+
+    def __init__(self, cfg: BLS2017Config) -> None:
+        self.cfg = cfg
+        self.train = cfg.train
+        self.name = cfg.model.name
+
+    def config(self) -> Any:
+        return self.cfg
+
+    def build_model(self) -> nn.Module:
+        model = create_codec(self.cfg.model.name)
+        if not isinstance(model, BLS2017):
+            raise ConfigError(f"'{self.cfg.model.name}' is not a bls2017 teacher")
+        if self.cfg.model.init_weights:
+            load_state(model, self.cfg.model.init_weights, what=f"'{self.name}'")
+        return model
+
+    def param_groups(self, model: nn.Module) -> dict[str, list[nn.Parameter]]:
+        """``{"main": …}``, or ``{"main": transforms, "em": entropy model}`` when ``em_optim`` is set."""
+        return _split_groups(_unwrap(model), self.cfg.em_optim)
+
+    def optim_configs(self) -> dict[str, OptimConfig]:
+        out = {"main": self.cfg.train.optim}
+        if self.cfg.em_optim is not None:
+            out["em"] = self.cfg.em_optim
+        return out
+
+    def train_dataset(self) -> Dataset[Any]:
+        return codec_dataset(self.cfg.data, self.cfg.train.seed)
+
+    def training_step(
+        self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
+    ) -> tuple[Tensor, dict[str, float]]:
+        return teacher_training_losses(model, batch, self.cfg.loss, generator)
+
+    def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
+        return _validate_codec(model, self.cfg.data, self.cfg.loss.lmbda, device)
+
+
+class ILCTask:
+    """Trains an ILC from a frozen, trained bls2017 teacher (see :class:`~invrestore.models.ilc.config.ILCConfig`).
+
+    The teacher is loaded in :meth:`build_model` (and kept out of the model, so checkpoints hold only the ILC);
+    the ILC's entropy model starts from the teacher's unless ``model.init_entropy_from_teacher`` is false.
+    """
+
+    best_metric = "rd_score"
+
+    def __init__(self, cfg: ILCConfig) -> None:
+        self.cfg = cfg
+        self.train = cfg.train
+        self.name = cfg.model.name
+        self._teacher: BLS2017 | None = None
+
+    def config(self) -> Any:
+        return self.cfg
+
+    def build_teacher(self) -> BLS2017:
+        """The frozen teacher in eval mode.
+
+        Raises:
+            ConfigError: no ``model.teacher_weights`` or not a bls2017 name.
+            CheckpointError: the weights do not fit.
+        """
+        m = self.cfg.model
+        if not m.teacher_weights:
+            raise ConfigError("ILC training needs a trained teacher: set model.teacher_weights")
+        teacher = create_codec(m.teacher)
+        if not isinstance(teacher, BLS2017):
+            raise ConfigError(f"the teacher '{m.teacher}' is not a bls2017 model")
+        load_state(teacher, m.teacher_weights, what=f"the teacher '{m.teacher}'")
+        teacher.eval().requires_grad_(False)
+        return teacher
+
+    def build_model(self) -> nn.Module:
+        m = self.cfg.model
+        model = create_codec(m.name)
+        if not isinstance(model, ILC):
+            raise ConfigError(f"'{m.name}' is not an ILC model")
+        if m.memory_efficient:
+            model.iem.memory_efficient = True
+        self._teacher = self.build_teacher()
+        if model.latent_channels != self._teacher.N:
+            raise ConfigError(
+                f"the teacher '{m.teacher}' has {self._teacher.N} latent channels; '{m.name}' codes "
+                f"{model.latent_channels}"
+            )
+        if m.init_entropy_from_teacher:
+            init_from_teacher(model, self._teacher)
+        if m.init_weights:
+            load_state(model, m.init_weights, what=f"'{m.name}'")
+        return model
+
+    def teacher(self, device: torch.device) -> BLS2017:
+        """The frozen teacher on ``device`` (built on first use)."""
+        if self._teacher is None:
+            self._teacher = self.build_teacher()
+        self._teacher.to(device)
+        return self._teacher
+
+    def param_groups(self, model: nn.Module) -> dict[str, list[nn.Parameter]]:
+        """``{"main": …}``, or ``{"main": IEM, "em": entropy model}`` when ``em_optim`` is set (the paper)."""
+        return _split_groups(_unwrap(model), self.cfg.em_optim)
+
+    def optim_configs(self) -> dict[str, OptimConfig]:
+        out = {"main": self.cfg.train.optim}
+        if self.cfg.em_optim is not None:
+            out["em"] = self.cfg.em_optim
+        return out
+
+    def train_dataset(self) -> Dataset[Any]:
+        return codec_dataset(self.cfg.data, self.cfg.train.seed)
+
+    def training_step(
+        self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
+    ) -> tuple[Tensor, dict[str, float]]:
+        teacher = self.teacher(batch["x"].device)
+        return ilc_training_losses(model, teacher, batch, self.cfg.loss, generator)
+
+    def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
+        return _validate_codec(model, self.cfg.data, self.cfg.loss.teacher_lmbda, device)
