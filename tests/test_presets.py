@@ -12,7 +12,7 @@ PRESETS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*/*.yam
 
 
 def test_there_are_presets_for_the_trainable_families() -> None:
-    assert {p.parent.name for p in PRESETS} >= {"irn", "ilc"}
+    assert {p.parent.name for p in PRESETS} >= {"irn", "ilc", "irae"}
 
 
 @pytest.mark.parametrize("path", PRESETS, ids=[f"{p.parent.name}/{p.stem}" for p in PRESETS])

@@ -14,10 +14,17 @@ from invrestore.errors import ConfigError
 def _families() -> dict[str, tuple[type, Callable[[Any], Any]]]:
     from invrestore.models.ilc.config import BLS2017Config, ILCConfig
     from invrestore.models.ilc.steps import BLS2017Task, ILCTask
+    from invrestore.models.irae.config import IRAEConfig
+    from invrestore.models.irae.steps import IRAETask
     from invrestore.models.irn.config import IRNConfig
     from invrestore.models.irn.steps import IRNTask
 
-    return {"irn": (IRNConfig, IRNTask), "ilc": (ILCConfig, ILCTask), "bls2017": (BLS2017Config, BLS2017Task)}
+    return {
+        "irn": (IRNConfig, IRNTask),
+        "ilc": (ILCConfig, ILCTask),
+        "bls2017": (BLS2017Config, BLS2017Task),
+        "irae": (IRAEConfig, IRAETask),
+    }
 
 
 def load_task(config: str | Path, overrides: tuple[str, ...] = ()) -> Any:
