@@ -18,12 +18,15 @@ def _families() -> dict[str, tuple[type, Callable[[Any], Any]]]:
     from invrestore.models.irae.steps import IRAETask
     from invrestore.models.irn.config import IRNConfig
     from invrestore.models.irn.steps import IRNTask
+    from invrestore.models.pix2pix.config import Pix2PixConfig
+    from invrestore.models.pix2pix.steps import Pix2PixTask
 
     return {
         "irn": (IRNConfig, IRNTask),
         "ilc": (ILCConfig, ILCTask),
         "bls2017": (BLS2017Config, BLS2017Task),
         "irae": (IRAEConfig, IRAETask),
+        "pix2pix": (Pix2PixConfig, Pix2PixTask),
     }
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from invrestore.train.config import TrainConfig
+
 __all__ = [
     "PAPER_FINAL",
     "DiscriminatorConfig",
     "GANLossConfig",
     "GeneratorConfig",
     "Pix2PixConfig",
+    "Pix2PixDataConfig",
     "Pix2PixOptimConfig",
 ]
 
@@ -88,6 +91,28 @@ class Pix2PixOptimConfig:
 
 
 @dataclass(frozen=True)
+class Pix2PixDataConfig:
+    """Paired data made on the fly from clean images (the paper's synthetic tasks).
+
+    Attributes:
+        root: data root (``None``: ``$INVRESTORE_DATA`` or the default).
+        train_sets / train_folders: clean training images.
+        task: ``"derain"`` (:class:`~invrestore.degradations.rain.Rain`), ``"dehaze"``
+            (:class:`~invrestore.degradations.haze.Haze`) or ``"denoise"`` (AWGN at ``sigma``).
+        sigma: AWGN level (0–255 scale) for ``denoise``.
+        val_set / val_limit: registered dataset for validation (PSNR/SSIM of full restored images).
+    """
+
+    root: str | None = None
+    train_sets: tuple[str, ...] = ("BSDS200",)
+    train_folders: tuple[str, ...] = ()
+    task: str = "derain"
+    sigma: float = 25.0
+    val_set: str | None = "Set5"
+    val_limit: int = 0
+
+
+@dataclass(frozen=True)
 class Pix2PixConfig:
     """A whole pix2pix-family experiment.
 
@@ -101,9 +126,10 @@ class Pix2PixConfig:
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     loss: GANLossConfig = field(default_factory=GANLossConfig)
     optim: Pix2PixOptimConfig = field(default_factory=Pix2PixOptimConfig)
-    batch_size: int = 1
     crop_size: int = 256
     eval_mode: bool = False
+    data: Pix2PixDataConfig = field(default_factory=Pix2PixDataConfig)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=200_000, batch_size=1, seed=0))
 
 
 #: The paper's final model: InfoAccum-15 (growth 4/path) + UNet-5 + SubPixUpsamp, LSGAN, λ_L1 = 100.

@@ -26,8 +26,10 @@ from invrestore.errors import ConfigError
 from invrestore.models.pix2pix.config import GANLossConfig, GeneratorConfig, Pix2PixConfig, Pix2PixOptimConfig
 from invrestore.models.pix2pix.losses import discriminator_loss, generator_loss
 from invrestore.models.pix2pix.model import EncoderDecoderGenerator, PatchDiscriminator, Pix2Pix, UNetGenerator
+from invrestore.train.config import OptimConfig
 
 __all__ = [
+    "Pix2PixTask",
     "build_generator",
     "build_pix2pix",
     "linear_decay_factor",
@@ -154,3 +156,105 @@ def train_iteration(
     g_loss.backward()
     optimizers["g"].step()
     return {**d_metrics, **g_metrics}
+
+
+class Pix2PixTask:
+    """Trains a pix2pix-family model through :func:`invrestore.train.loop.fit` with two named optimisers.
+
+    The loop back-propagates ``L_G + L_D`` once: each loss only reaches its own network (see
+    :func:`training_losses`), so this is a simultaneous D/G update from one generator pass (pix2pix itself updates D
+    first and then G against the updated D; :func:`train_iteration` keeps that order for reference). Both optimisers
+    use Adam(lr, β = (0.5, 0.999)), no weight decay, no clipping, constant then linear decay to 0 over the last
+    ``n_epochs_decay / (n_epochs + n_epochs_decay)`` of ``train.steps``.
+    """
+
+    best_metric = "psnr"
+
+    def __init__(self, cfg: Pix2PixConfig) -> None:
+        self.cfg = cfg
+        self.train = cfg.train
+        g = cfg.generator
+        self.name = f"pix2pix-{g.arch}-{g.depth}"
+        n = cfg.discriminator.n_layers
+        if cfg.crop_size % 2**g.depth or cfg.crop_size < 3 * 2**n:
+            raise ConfigError(
+                f"crop_size {cfg.crop_size} must be a multiple of 2^{g.depth} (generator depth) and at least "
+                f"{3 * 2**n} (the PatchGAN with {n} stride-2 layers)"
+            )
+
+    def config(self) -> Any:
+        return self.cfg
+
+    def build_model(self) -> nn.Module:
+        return build_pix2pix(self.cfg)
+
+    def param_groups(self, model: nn.Module) -> dict[str, list[nn.Parameter]]:
+        return {k: list(v) for k, v in _unwrap(model).param_groups().items()}
+
+    def optim_configs(self) -> dict[str, OptimConfig]:
+        o = self.cfg.optim
+        decay_start = self.train.steps * o.n_epochs // max(1, o.n_epochs + o.n_epochs_decay)
+        oc = OptimConfig(
+            lr=o.lr,
+            betas=o.betas,
+            weight_decay=o.weight_decay,
+            grad_clip=0.0,
+            schedule="linear",
+            decay_start=decay_start,
+        )
+        return {"g": oc, "d": oc}
+
+    def degradation(self) -> Any:
+        d = self.cfg.data
+        if d.task == "derain":
+            from invrestore.degradations.rain import Rain
+
+            return Rain()
+        if d.task == "dehaze":
+            from invrestore.degradations.haze import Haze
+
+            return Haze()
+        if d.task == "denoise":
+            from invrestore.degradations.noise import GaussianNoise
+
+            noise = GaussianNoise(d.sigma)
+            return lambda x, g: noise(x, g).clamp(0, 1)
+        raise ConfigError(f"data.task must be derain, dehaze or denoise, not {d.task!r}")
+
+    def train_dataset(self) -> Any:
+        from invrestore.data import ImageFolder, PairedDataset, resolve_dataset
+        from invrestore.io import image_size
+
+        d = self.cfg.data
+        files = [f for name in d.train_sets for f in resolve_dataset(name, d.root).files]
+        files += [f for folder in d.train_folders for f in ImageFolder(folder).files]
+        files = [f for f in files if min(image_size(f)) >= self.cfg.crop_size]
+        if not files:
+            raise ConfigError(f"no training image is at least {self.cfg.crop_size}² (data.train_sets/train_folders)")
+        images = ImageFolder(files, mode="rgb", cache=True)
+        return PairedDataset(images, self.cfg.crop_size, self.degradation(), where="crop", seed=self.train.seed)
+
+    def training_step(
+        self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
+    ) -> tuple[dict[str, Tensor], dict[str, float]]:
+        return training_losses(model, batch, self.cfg.loss)
+
+    def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
+        from invrestore.data import ImageFolder, resolve_dataset
+        from invrestore.metrics import psnr, ssim
+        from invrestore.models.pix2pix.model import restore
+
+        d = self.cfg.data
+        if d.val_set is None:
+            return {}
+        files = list(resolve_dataset(d.val_set, d.root).files)[: d.val_limit or None]
+        images = ImageFolder(files, mode="rgb")
+        degrade = self.degradation()
+        p, s = [], []
+        for i in range(len(images)):
+            x = images.load(i).to(device)
+            x_lq = degrade(x, torch.Generator(device=device).manual_seed(i))
+            x_hat = restore(_unwrap(model).generator, x_lq, eval_mode=self.cfg.eval_mode).clamp(0, 1)
+            p.append(float(psnr(x_hat, x)))
+            s.append(float(ssim(x_hat, x)))
+        return {"psnr": sum(p) / len(p), "ssim": sum(s) / len(s)}
