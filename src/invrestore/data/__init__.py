@@ -9,6 +9,7 @@ from invrestore.data.registry import (
     get_dataset_info,
     resolve_data_root,
     resolve_dataset,
+    training_files,
 )
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "resolve_data_root",
     "resolve_dataset",
     "sample_generator",
+    "training_files",
 ]

@@ -26,6 +26,7 @@ __all__ = [
     "get_dataset_info",
     "resolve_data_root",
     "resolve_dataset",
+    "training_files",
 ]
 
 ENV_VAR = "INVRESTORE_DATA"
@@ -253,3 +254,34 @@ def resolve_dataset(name: str, root: str | Path | None = None, strict: bool = Fa
                 f"dataset {info.name} at '{path}' has {len(files)} images, expected {info.expected}"
             )
     return ResolvedDataset(info, path, tuple(files))
+
+
+def training_files(
+    datasets: Sequence[str],
+    folders: Sequence[str | Path] = (),
+    root: str | Path | None = None,
+    min_size: int | None = None,
+) -> list[Path]:
+    """The image files of registered ``datasets`` (under the data root) and of extra ``folders``, for training.
+
+    Args:
+        min_size: drop images whose shorter side is below this (e.g. the training crop).
+
+    Raises:
+        DatasetNotFoundError: a dataset or folder is missing, or no image is left.
+    """
+    from invrestore.io import image_size
+
+    files = [f for name in datasets for f in resolve_dataset(name, root).files]
+    for folder in folders:
+        found = list_images(folder)
+        if not found:
+            raise DatasetNotFoundError(f"no images found in '{folder}'")
+        files += found
+    if not files:
+        raise DatasetNotFoundError("no training images: set data.train_sets or data.train_folders")
+    if min_size is not None:
+        files = [f for f in files if min(image_size(f)) >= min_size]
+        if not files:
+            raise DatasetNotFoundError(f"no training image is at least {min_size}×{min_size}")
+    return files

@@ -113,20 +113,9 @@ def codec_dataset(d: CodecDataConfig, seed: int) -> Dataset[Any]:
     Raises:
         DatasetNotFoundError: no images, or none at least ``crop_size`` on each side.
     """
-    from invrestore.data import ImageFolder, PairedDataset, resolve_dataset
-    from invrestore.errors import DatasetNotFoundError
-    from invrestore.io import image_size
+    from invrestore.data import ImageFolder, PairedDataset, training_files
 
-    files = []
-    for name in d.train_sets:
-        files += list(resolve_dataset(name, d.root).files)
-    for folder in d.train_folders:
-        files += ImageFolder(folder).files
-    if not files:
-        raise DatasetNotFoundError("no training images: set data.train_sets or data.train_folders")
-    files = [f for f in files if min(image_size(f)) >= d.crop_size]
-    if not files:
-        raise DatasetNotFoundError(f"no training image is at least {d.crop_size}×{d.crop_size}")
+    files = training_files(d.train_sets, d.train_folders, d.root, min_size=d.crop_size)
     images = ImageFolder(files, mode="rgb", cache=True)
     return PairedDataset(images, d.crop_size, _no_degradation, where="crop", seed=seed, repeat=d.repeat)
 

@@ -167,14 +167,11 @@ class IRAETask:
         )
 
     def _files(self, sets: tuple[str, ...], folders: tuple[str, ...]) -> list[Any]:
-        from invrestore.data import resolve_dataset
+        from invrestore.data import training_files
 
-        files: list[Any] = []
-        for name in sets:
-            files += list(resolve_dataset(name, self.cfg.data.root).files)
-        for folder in folders:
-            files += ImageFolder(folder).files
-        return files
+        if not sets and not folders:
+            return []
+        return list(training_files(sets, folders, self.cfg.data.root))
 
     def train_dataset(self) -> Dataset[Any]:
         from invrestore.data import PairedDataset

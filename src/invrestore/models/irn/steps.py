@@ -91,23 +91,12 @@ class IRNTask:
         return m.scale
 
     def train_dataset(self) -> Dataset[Any]:
-        from invrestore.data import ImageFolder, PairedDataset, resolve_dataset
+        from invrestore.data import ImageFolder, PairedDataset, training_files
         from invrestore.degradations.imresize import imresize
-        from invrestore.errors import DatasetNotFoundError
-        from invrestore.io import image_size
 
         d = self.cfg.data
-        files = []
-        for name in d.train_sets:
-            files += list(resolve_dataset(name, d.root).files)
-        for folder in d.train_folders:
-            files += ImageFolder(folder).files
-        if not files:
-            raise DatasetNotFoundError("no training images: set data.train_sets or data.train_folders")
         s = self.scale
-        files = [f for f in files if min(image_size(f)) >= d.crop_size]
-        if not files:
-            raise DatasetNotFoundError(f"no training image is at least {d.crop_size}×{d.crop_size}")
+        files = training_files(d.train_sets, d.train_folders, d.root, min_size=d.crop_size)
 
         def bicubic_guide(x: Tensor, g: torch.Generator) -> Tensor:
             # the official LR guide: MATLAB bicubic of the whole (mod-cropped) image, float, not rounded

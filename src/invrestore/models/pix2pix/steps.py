@@ -222,15 +222,10 @@ class Pix2PixTask:
         raise ConfigError(f"data.task must be derain, dehaze or denoise, not {d.task!r}")
 
     def train_dataset(self) -> Any:
-        from invrestore.data import ImageFolder, PairedDataset, resolve_dataset
-        from invrestore.io import image_size
+        from invrestore.data import ImageFolder, PairedDataset, training_files
 
         d = self.cfg.data
-        files = [f for name in d.train_sets for f in resolve_dataset(name, d.root).files]
-        files += [f for folder in d.train_folders for f in ImageFolder(folder).files]
-        files = [f for f in files if min(image_size(f)) >= self.cfg.crop_size]
-        if not files:
-            raise ConfigError(f"no training image is at least {self.cfg.crop_size}² (data.train_sets/train_folders)")
+        files = training_files(d.train_sets, d.train_folders, d.root, min_size=self.cfg.crop_size)
         images = ImageFolder(files, mode="rgb", cache=True)
         return PairedDataset(images, self.cfg.crop_size, self.degradation(), where="crop", seed=self.train.seed)
 
