@@ -45,6 +45,7 @@ def _register() -> None:
     from invrestore.cli.probe import probe
     from invrestore.cli.rescale import colorize, decolorize, downscale, upscale
     from invrestore.cli.train import train
+    from invrestore.cli.vae import eval_bpd, sample
 
     cli.add_command(data)
     cli.add_command(eval_cmd)
@@ -57,6 +58,8 @@ def _register() -> None:
     cli.add_command(compress)
     cli.add_command(decompress)
     cli.add_command(probe)
+    cli.add_command(eval_bpd)
+    cli.add_command(sample)
 
 
 _register()

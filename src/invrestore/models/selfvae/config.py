@@ -3,14 +3,32 @@
 Paper sizes follow the official srVAE code for CIFAR-10 (``vae``, ``selfvae-downscale``) and the proposals of
 ``specs/restoration_vae.md`` §3.5 for the models without code (``selfvae-downscale-3lvl``, ``selfvae-sketch``,
 ``vae-64``). Small presets keep the structure with tiny growth rates and ``(4, ·, ·)`` latents for CPU tests.
+
+The second half holds the training configuration (:class:`SelfVAEConfig`, the official Adamax recipe as defaults).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["PRESETS", "CondDecoderArgs", "CondPriorArgs", "DenseArgs", "ScaleArgs"]
+from invrestore.train.config import OptimConfig, TrainConfig
+
+__all__ = [
+    "PRESETS",
+    "CondDecoderArgs",
+    "CondPriorArgs",
+    "DenseArgs",
+    "ScaleArgs",
+    "SelfVAEConfig",
+    "SelfVAEDataConfig",
+    "SelfVAELossConfig",
+    "SelfVAEModelConfig",
+    "exponential_staircase",
+    "official_optim",
+    "official_train",
+]
 
 
 @dataclass(frozen=True)
@@ -132,3 +150,131 @@ PRESETS: dict[str, dict[str, Any]] = {
         prior_steps=1,
     ),
 }
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Training configuration (``invrestore train configs/selfvae/*.yaml``; see :class:`~.steps.SelfVAETask`)
+# ------------------------------------------------------------------------------------------------------------------
+
+OFFICIAL_LR = 2e-3
+OFFICIAL_LR_GAMMA = 0.999999  # per step (official ``LowerBoundedExponentialLR``)
+OFFICIAL_LR_FLOOR = 1e-4
+OFFICIAL_BATCH = 32
+OFFICIAL_EPOCHS = 2000
+CIFAR_TRAIN_SIZE = 42_500  # 50 000 − the 15% validation split
+STAIR_EVERY = 10_000  # steps per stair of the exponential-decay approximation
+
+
+def exponential_staircase(
+    lr: float = OFFICIAL_LR,
+    gamma: float = OFFICIAL_LR_GAMMA,
+    floor: float = OFFICIAL_LR_FLOOR,
+    every: int = STAIR_EVERY,
+) -> tuple[tuple[int, ...], float]:
+    """A ``multistep`` schedule that follows ``lr·gamma^t`` (bounded below by ``floor``) in stairs.
+
+    The loop has no exponential schedule, so the official per-step decay is approximated by ``× gamma^every`` every
+    ``every`` steps (1% stairs by default), stopping before the learning rate would fall below ``floor``.
+
+    Returns:
+        ``(milestones, stair_gamma)`` for :class:`~invrestore.train.config.OptimConfig`.
+    """
+    if not (0 < gamma <= 1 and every > 0 and 0 <= floor <= lr):
+        raise ValueError(f"invalid schedule lr={lr}, gamma={gamma}, floor={floor}, every={every}")
+    stair = gamma**every
+    if stair >= 1:
+        return (), 1.0
+    count = math.floor(math.log(floor / lr) / math.log(stair)) if floor > 0 else 1000
+    return tuple(every * k for k in range(1, count + 1)), stair
+
+
+def official_optim() -> OptimConfig:
+    """The official srVAE optimiser: Adamax(lr 2e-3, β (0.9, 0.999)), no weight decay, no clipping, LR ×0.999999
+    per step down to 1e-4 (as 1% stairs, :func:`exponential_staircase`). Official ``eps`` is 1e-7; torch's 1e-8 is
+    used (the loop does not expose it)."""
+    milestones, gamma = exponential_staircase()
+    return OptimConfig(
+        optimizer="adamax",
+        lr=OFFICIAL_LR,
+        betas=(0.9, 0.999),
+        weight_decay=0.0,
+        grad_clip=0.0,
+        schedule="multistep",
+        milestones=milestones,
+        gamma=gamma,
+    )
+
+
+def official_train(epochs: int = OFFICIAL_EPOCHS, train_size: int = CIFAR_TRAIN_SIZE) -> TrainConfig:
+    """The official schedule in loop steps: batch 32, ``epochs × ⌊train_size / 32⌋`` steps (2000 epochs of the
+    42 500 CIFAR-10 training images = 2 656 000 steps), validation and a checkpoint once per epoch."""
+    per_epoch = train_size // OFFICIAL_BATCH
+    return TrainConfig(
+        steps=epochs * per_epoch,
+        batch_size=OFFICIAL_BATCH,
+        seed=0,
+        log_every=100,
+        val_every=per_epoch,
+        ckpt_every=per_epoch,
+        optim=official_optim(),
+    )
+
+
+@dataclass(frozen=True)
+class SelfVAEModelConfig:
+    """Which registered model to train (``vae``, ``selfvae-downscale``, ``vae-small``, …) and keyword overrides of
+    its preset that YAML can express (e.g. ``mixtures``, ``prior_steps``)."""
+
+    name: str = "selfvae-downscale"
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SelfVAEDataConfig:
+    """CIFAR-10 images for training and validation.
+
+    Attributes:
+        root: data root (``None``: ``$INVRESTORE_DATA`` or the default).
+        dataset: ``CIFAR-10`` (official pickles) or ``CIFAR-10-partial`` (the shared ``.npz``), or a path to a
+            ``cifar-10-batches-py`` folder or an ``.npz`` with the same layout.
+        val_fraction: fraction of the training split held out for validation (official: a random 15%).
+        split_seed: seed of that random split.
+        val_split: ``"val"`` (the held-out fraction) or ``"test"`` (the official test split).
+        val_limit: validate on the first N images of the validation set only (0 = all).
+        augment: the official augmentation (horizontal flip, edge-padded random translation up to ±2 px).
+    """
+
+    root: str | None = None
+    dataset: str = "CIFAR-10"
+    val_fraction: float = 0.15
+    split_seed: int = 0
+    val_split: str = "val"
+    val_limit: int = 0
+    augment: bool = True
+
+
+@dataclass(frozen=True)
+class SelfVAELossConfig:
+    """Objective and validation estimator. The training loss is always the single-sample batch-mean NELBO
+    (paper eq. 11; no KL warm-up or free bits, as the official code).
+
+    Attributes:
+        val_iw_samples: also report the importance-weighted NLL with this many samples at validation (0 = off).
+        val_batch_size: images per validation forward pass.
+        val_seed: seed of the validation noise (the same samples at every validation).
+    """
+
+    val_iw_samples: int = 0
+    val_batch_size: int = 100
+    val_seed: int = 0
+
+
+@dataclass(frozen=True)
+class SelfVAEConfig:
+    """A whole selfVAE/VAE experiment (the official srVAE CIFAR-10 recipe by default)."""
+
+    family: str = "selfvae"
+    model: SelfVAEModelConfig = field(default_factory=SelfVAEModelConfig)
+    data: SelfVAEDataConfig = field(default_factory=SelfVAEDataConfig)
+    loss: SelfVAELossConfig = field(default_factory=SelfVAELossConfig)
+    train: TrainConfig = field(default_factory=official_train)

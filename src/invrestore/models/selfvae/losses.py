@@ -26,7 +26,14 @@ from torch import Tensor, nn
 
 from invrestore.metrics.rate import bits_per_dim
 
-__all__ = ["importance_weighted_nll", "legacy_nll", "training_losses"]
+__all__ = [
+    "importance_log_weights",
+    "importance_weighted_nll",
+    "iw_nll_from_log_weights",
+    "legacy_nll",
+    "legacy_nll_from_log_weights",
+    "training_losses",
+]
 
 IW_SAMPLES = 512  # paper preset K
 
@@ -57,6 +64,43 @@ def training_losses(
 
 
 @torch.no_grad()
+def importance_log_weights(
+    model: nn.Module,
+    x: Tensor,
+    num_samples: int,
+    chunk: int = 64,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """``K`` single-sample log-weights per example: ``(B,3,H,W) -> (K, B)`` nats.
+
+    The samples are drawn ``chunk`` at a time by tiling the batch (``chunk·B`` images per pass). Every estimator of
+    this module is a function of this matrix (:func:`importance_weighted_nll`, the ``K``-sample ELBO
+    ``mean_k(−log w)``, the legacy estimator).
+    """
+    if num_samples < 1 or chunk < 1:
+        raise ValueError(f"num_samples and chunk must be >= 1, got {num_samples}, {chunk}")
+    b = x.shape[0]
+    log_w: list[Tensor] = []
+    done = 0
+    while done < num_samples:
+        k = min(chunk, num_samples - done)
+        xs = x.unsqueeze(0).expand(k, *x.shape).reshape(k * b, *x.shape[1:])
+        log_w.append(_log_weight(model, xs, generator).reshape(k, b))
+        done += k
+    return torch.cat(log_w, dim=0)
+
+
+def iw_nll_from_log_weights(log_w: Tensor) -> Tensor:
+    """``(K, B)`` log-weights → per-example IW-NLL ``−(logsumexp_k log w_k − log K)``, ``(B,)`` nats."""
+    return -(torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0]))
+
+
+def legacy_nll_from_log_weights(log_w: Tensor) -> Tensor:
+    """``(K, B)`` log-weights → the official (legacy) ``logsumexp_k(mean_b NELBO_k) − log K``, a scalar (nats)."""
+    return torch.logsumexp((-log_w).mean(dim=1), dim=0) - math.log(log_w.shape[0])
+
+
+@torch.no_grad()
 def importance_weighted_nll(
     model: nn.Module,
     x: Tensor,
@@ -77,18 +121,7 @@ def importance_weighted_nll(
         generator: optional generator for the proposal samples.
         return_bpd: return bits per dim (``NLL / (3·H·W·ln 2)``) instead of nats.
     """
-    if num_samples < 1 or chunk < 1:
-        raise ValueError(f"num_samples and chunk must be >= 1, got {num_samples}, {chunk}")
-    b = x.shape[0]
-    log_w: list[Tensor] = []
-    done = 0
-    while done < num_samples:
-        k = min(chunk, num_samples - done)
-        xs = x.unsqueeze(0).expand(k, *x.shape).reshape(k * b, *x.shape[1:])
-        log_w.append(_log_weight(model, xs, generator).reshape(k, b))
-        done += k
-    lw = torch.cat(log_w, dim=0)
-    nll = -(torch.logsumexp(lw, dim=0) - math.log(num_samples))
+    nll = iw_nll_from_log_weights(importance_log_weights(model, x, num_samples, chunk, generator))
     return bits_per_dim(nll, x[0].numel()) if return_bpd else nll
 
 
