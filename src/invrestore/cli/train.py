@@ -17,16 +17,21 @@ def _families() -> dict[str, tuple[type, Callable[[Any], Any]]]:
     from invrestore.models.irae.config import IRAEConfig
     from invrestore.models.irae.steps import IRAETask
     from invrestore.models.irn.config import IRNConfig
+    from invrestore.models.irn.plus import IRNPlusConfig, IRNPlusTask
     from invrestore.models.irn.steps import IRNTask
     from invrestore.models.pix2pix.config import Pix2PixConfig
     from invrestore.models.pix2pix.steps import Pix2PixTask
+    from invrestore.models.selfvae.config import SelfVAEConfig
+    from invrestore.models.selfvae.steps import SelfVAETask
 
     return {
         "irn": (IRNConfig, IRNTask),
+        "irn-plus": (IRNPlusConfig, IRNPlusTask),
         "ilc": (ILCConfig, ILCTask),
         "bls2017": (BLS2017Config, BLS2017Task),
         "irae": (IRAEConfig, IRAETask),
         "pix2pix": (Pix2PixConfig, Pix2PixTask),
+        "selfvae": (SelfVAEConfig, SelfVAETask),
     }
 
 

@@ -2,12 +2,14 @@
 
 from invrestore.models.irn.color import ColorMatrix, IRNColor, color_metrics
 from invrestore.models.irn.model import IRN, FractionalIRN, load_into, load_official_checkpoint, quantize_ste
+from invrestore.models.irn.plus import IRNPlus  # also registers irn-x4-plus
 
 __all__ = [
     "IRN",
     "ColorMatrix",
     "FractionalIRN",
     "IRNColor",
+    "IRNPlus",
     "color_metrics",
     "load_into",
     "load_official_checkpoint",

@@ -186,6 +186,12 @@ class Pix2PixTask:
         return self.cfg
 
     def build_model(self) -> nn.Module:
+        import os
+
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            # the step calls G and D directly (not through the DDP wrapper's forward), so gradients would not be
+            # synchronised across processes
+            raise ConfigError("pix2pix training runs in a single process (no DistributedDataParallel support yet)")
         return build_pix2pix(self.cfg)
 
     def param_groups(self, model: nn.Module) -> dict[str, list[nn.Parameter]]:
