@@ -38,12 +38,14 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from invrestore.cli.codec import bench, pack, unpack
     from invrestore.cli.compress import compress, decompress
     from invrestore.cli.data import data
     from invrestore.cli.demo import demo
     from invrestore.cli.eval import eval_cmd
     from invrestore.cli.probe import probe
     from invrestore.cli.rescale import colorize, decolorize, downscale, upscale
+    from invrestore.cli.restore import restore
     from invrestore.cli.train import train
     from invrestore.cli.vae import eval_bpd, sample
 
@@ -60,6 +62,9 @@ def _register() -> None:
     cli.add_command(probe)
     cli.add_command(eval_bpd)
     cli.add_command(sample)
+    cli.add_command(restore)
+    for cmd in (pack, unpack, bench):
+        cli.add_command(cmd)
 
 
 _register()

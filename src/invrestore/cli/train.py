@@ -12,11 +12,14 @@ from invrestore.errors import ConfigError
 
 
 def _families() -> dict[str, tuple[type, Callable[[Any], Any]]]:
+    from invrestore.models.baselines.config import BaselineConfig
+    from invrestore.models.baselines.steps import BaselineTask
     from invrestore.models.ilc.config import BLS2017Config, ILCConfig
     from invrestore.models.ilc.steps import BLS2017Task, ILCTask
     from invrestore.models.irae.config import IRAEConfig
     from invrestore.models.irae.steps import IRAETask
     from invrestore.models.irn.config import IRNConfig
+    from invrestore.models.irn.crm import CRMConfig, CRMTask
     from invrestore.models.irn.plus import IRNPlusConfig, IRNPlusTask
     from invrestore.models.irn.steps import IRNTask
     from invrestore.models.pix2pix.config import Pix2PixConfig
@@ -27,11 +30,13 @@ def _families() -> dict[str, tuple[type, Callable[[Any], Any]]]:
     return {
         "irn": (IRNConfig, IRNTask),
         "irn-plus": (IRNPlusConfig, IRNPlusTask),
+        "irn-crm": (CRMConfig, CRMTask),
         "ilc": (ILCConfig, ILCTask),
         "bls2017": (BLS2017Config, BLS2017Task),
         "irae": (IRAEConfig, IRAETask),
         "pix2pix": (Pix2PixConfig, Pix2PixTask),
         "selfvae": (SelfVAEConfig, SelfVAETask),
+        "baselines": (BaselineConfig, BaselineTask),
     }
 
 

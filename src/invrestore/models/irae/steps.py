@@ -11,7 +11,9 @@ Data flow of one step (``specs/restoration_vae.md`` §1.2–1.3):
 
 The degradation runs in the training step rather than in the dataset so that the dequantised clean image (the
 official target) is what gets degraded, with the loop's reproducible per-step generator. JPEG is encoded on the
-CPU (Pillow); on a GPU this is a host round trip per batch.
+CPU (Pillow); on a GPU this is a host round trip per batch. The pipeline pieces (:class:`CenterCropResize`,
+:func:`dequantize`, :func:`degrade_batch`, :func:`make_degradation`) live in :mod:`invrestore.data.restoration`,
+shared with the baselines, and are re-exported here.
 """
 
 from __future__ import annotations
@@ -20,14 +22,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from invrestore.data import ImageFolder
-from invrestore.degradations import JPEG, GaussianNoise, Inpainting
-from invrestore.io import read_image_uint
-from invrestore.models.irae.config import IRAEConfig, IRAEDataConfig
+from invrestore.data.restoration import CenterCropResize, degrade_batch, dequantize, make_degradation
+from invrestore.models.irae.config import IRAEConfig
 from invrestore.models.irae.losses import l1_loss
 from invrestore.models.irae.model import IRAE, pad_to_multiple
 
@@ -39,80 +38,6 @@ __all__ = [
     "make_degradation",
     "training_losses",
 ]
-
-
-class CenterCropResize(ImageFolder):
-    """Images with torchvision-style ``CenterCrop(crop)`` then ``Resize(size)`` (shorter side, Pillow bilinear).
-
-    The Glow/RealNVP preprocessing of IRAE's datasets (CelebA 148 → 64, Flowers 400 → 128, CUB 300 → 128). The
-    crop is centred with ``top = round((H − crop)/2)``; images smaller than ``crop`` are not padded (error).
-    Items are ``(C, h, w)`` float32 in [0, 1] (RGB).
-
-    Args:
-        source: a folder or a list of image paths.
-        crop: square centre-crop size (``None``: no crop).
-        size: target shorter side (``None``: no resize).
-        cache: keep the preprocessed images in memory.
-    """
-
-    def __init__(self, source: Any, crop: int | None, size: int | None, cache: bool = False) -> None:
-        super().__init__(source, mode="rgb", cache=cache)
-        self.crop = crop
-        self.size = size
-
-    def load(self, index: int) -> Tensor:
-        if self.cache and index in self._cache:
-            return self._cache[index]
-        img = Image.fromarray(read_image_uint(self.files[index], mode="rgb").astype(np.uint8))
-        if self.crop is not None:
-            w, h = img.size
-            if h < self.crop or w < self.crop:
-                raise ValueError(f"image {self.files[index]} ({w}×{h}) is smaller than the crop {self.crop}")
-            top, left = round((h - self.crop) / 2), round((w - self.crop) / 2)
-            img = img.crop((left, top, left + self.crop, top + self.crop))
-        if self.size is not None:
-            w, h = img.size
-            nh, nw = (self.size, int(self.size * w / h)) if h <= w else (int(self.size * h / w), self.size)
-            img = img.resize((nw, nh), Image.Resampling.BILINEAR)
-        t = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1).float() / 255.0
-        if self.cache:
-            self._cache[index] = t
-        return t
-
-
-def dequantize(x: Tensor, bits: int, generator: torch.Generator | None) -> Tensor:
-    """Glow's ``n_bits`` pipeline: ``⌊255x / 2^(8−b)⌋ / 2^b + U(0, 2^−b)`` (``b = 8``: 8-bit plus ``U(0, 1/256)``).
-
-    Args:
-        x: images in [0, 1] from 8-bit data, any shape.
-        bits: ``b`` in 1..8 (5 in IRAE's code).
-        generator: source of the dequantisation noise.
-    """
-    bins = 2**bits
-    q = torch.floor(torch.round(x * 255.0) / 2 ** (8 - bits)) / bins
-    dev = generator.device if generator is not None else x.device
-    u = torch.rand(x.shape, generator=generator, device=dev, dtype=x.dtype).to(x.device)
-    return q + u / bins
-
-
-def make_degradation(cfg: IRAEDataConfig) -> GaussianNoise | JPEG | Inpainting:
-    """The degradation of ``cfg.task`` with its parameters."""
-    if cfg.task == "denoise":
-        sigma: float | tuple[float, float] = cfg.sigma if cfg.sigma_range is None else tuple(cfg.sigma_range)  # type: ignore[assignment]
-        return GaussianNoise(sigma, clip=cfg.clip_noise, integer_sigma=cfg.integer_sigma)
-    if cfg.task == "jpeg":
-        return JPEG(cfg.quality)
-    return Inpainting(cfg.mask_mode)  # type: ignore[arg-type]
-
-
-def degrade_batch(x: Tensor, cfg: IRAEDataConfig, generator: torch.Generator | None) -> tuple[Tensor, Tensor | None]:
-    """Degrade a batch ``(B, C, H, W)``: ``(y, mask)`` with ``mask`` ``(B, 1, H, W)`` for inpainting, else None."""
-    deg = make_degradation(cfg)
-    if isinstance(deg, Inpainting):
-        return deg.apply(x, generator)
-    if isinstance(deg, JPEG):
-        return deg(x.detach().cpu(), generator).to(x.device), None
-    return deg(x, generator), None
 
 
 def training_losses(

@@ -1,10 +1,12 @@
 """IRN family: invertible rescaling (see ``README.md`` in this folder and ``specs/irn.md``)."""
 
 from invrestore.models.irn.color import ColorMatrix, IRNColor, color_metrics
+from invrestore.models.irn.crm import CRM  # also registers crm-rrdb8
 from invrestore.models.irn.model import IRN, FractionalIRN, load_into, load_official_checkpoint, quantize_ste
 from invrestore.models.irn.plus import IRNPlus  # also registers irn-x4-plus
 
 __all__ = [
+    "CRM",
     "IRN",
     "ColorMatrix",
     "FractionalIRN",

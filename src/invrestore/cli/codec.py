@@ -1,0 +1,411 @@
+"""``invrestore pack`` / ``unpack``: IRN LR images in a standard lossless codec; ``invrestore bench codecs``.
+
+**Pack file format** (our own tiny container, the same for every codec, so the restore metadata does not depend on
+whether a codec can carry text chunks, EXIF or XMP)::
+
+    magic   8 bytes   b"IRNPACK" + version byte (1)
+    n       4 bytes   big-endian length of the header
+    header  n bytes   UTF-8 JSON: {"model", "scale", "size": [H, W], "lr_size": [h, w], "channels", "codec",
+                      "payload_bytes", "crc32"}
+    payload           the LR image encoded by the codec (PNG, lossless WebP or lossless JPEG XL), untouched
+
+The payload can be cut out and opened by any viewer (``payload_bytes`` from the end). The overhead is about
+150 bytes per file. Reading checks the magic, version, header fields, payload length and CRC-32, and refuses a
+malformed file with one line (:class:`~invrestore.errors.InvalidBitstream`).
+
+``bench codecs`` reproduces the protocol of IRN's Table 14 (``specs/compression.md``): per scale, the total bytes of
+the LR images in each lossless codec and the mean 8-bit RGB PSNR of the restored HR, for IRN (when weights are
+given) and bicubic down/up, plus JPEG on the HR image at the quality whose mean PSNR is closest to each method's.
+Bytes are the lengths of the real encoded bitstreams (codec bytes only; no container).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import struct
+import zlib
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+import torch
+
+from invrestore.errors import ConfigError, InvalidBitstream
+
+MAGIC = b"IRNPACK"
+VERSION = 1
+_HEADER_MAX = 1 << 16
+_FIELDS = ("model", "scale", "size", "lr_size", "channels", "codec", "payload_bytes", "crc32")
+
+
+# -- container ------------------------------------------------------------------------------------------------------
+def write_pack(header: dict[str, Any], payload: bytes) -> bytes:
+    """Serialise a pack file: magic + version, header length, JSON header (plus length and CRC), payload."""
+    head = dict(header, payload_bytes=len(payload), crc32=zlib.crc32(payload))
+    blob = json.dumps(head, sort_keys=True, separators=(",", ":")).encode()
+    return MAGIC + bytes([VERSION]) + struct.pack(">I", len(blob)) + blob + payload
+
+
+def read_pack(data: bytes, source: str = "file") -> tuple[dict[str, Any], bytes]:
+    """Parse a pack file into ``(header, payload)``.
+
+    Raises:
+        InvalidBitstream: wrong magic or version, truncated, bad JSON, missing fields, wrong length or CRC.
+    """
+    if len(data) < len(MAGIC) + 5 or not data.startswith(MAGIC):
+        raise InvalidBitstream(f"{source} is not an invrestore pack file (no {MAGIC.decode()} signature)")
+    version = data[len(MAGIC)]
+    if version != VERSION:
+        raise InvalidBitstream(f"{source} is a pack file of version {version}; this invrestore reads version {VERSION}")
+    (n,) = struct.unpack(">I", data[len(MAGIC) + 1 : len(MAGIC) + 5])
+    start = len(MAGIC) + 5
+    if n > _HEADER_MAX or start + n > len(data):
+        raise InvalidBitstream(f"{source} is truncated or corrupt (header of {n} bytes)")
+    try:
+        header = json.loads(data[start : start + n].decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InvalidBitstream(f"{source} has a corrupt header: {e}") from e
+    if not isinstance(header, dict) or any(k not in header for k in _FIELDS):
+        missing = [k for k in _FIELDS if not isinstance(header, dict) or k not in header]
+        raise InvalidBitstream(f"{source} has an incomplete header (missing {', '.join(missing)})")
+    payload = data[start + n :]
+    if len(payload) != header["payload_bytes"]:
+        raise InvalidBitstream(
+            f"{source} is truncated or has trailing data: payload of {len(payload)} bytes, "
+            f"header says {header['payload_bytes']}"
+        )
+    if zlib.crc32(payload) != header["crc32"]:
+        raise InvalidBitstream(f"{source} is corrupt (payload CRC-32 mismatch)")
+    try:
+        h, w = (int(v) for v in header["size"])
+        lh, lw = (int(v) for v in header["lr_size"])
+        s = int(header["scale"])
+    except (TypeError, ValueError) as e:
+        raise InvalidBitstream(f"{source} has a malformed header: {e}") from e
+    if s < 1 or (lh, lw) != (-(-h // s), -(-w // s)) or int(header["channels"]) not in (1, 3):
+        raise InvalidBitstream(f"{source} has an inconsistent header (size {h}×{w}, LR {lh}×{lw}, scale {s})")
+    return header, payload
+
+
+# -- pack / unpack --------------------------------------------------------------------------------------------------
+@click.command("pack")
+@click.argument("image", type=click.Path(dir_okay=False))
+@click.option("--model", default="irn-x4", show_default=True, help="IRN model (irn-x2, irn-x4, ...).")
+@click.option("--weights", type=click.Path(dir_okay=False), default=None, help="Weights (else the shipped ones).")
+@click.option(
+    "--codec",
+    type=click.Choice(["png", "webp", "jxl"]),
+    default="png",
+    show_default=True,
+    help="Lossless codec of the LR image (jxl needs pillow-jxl-plugin; it stands in for FLIF).",
+)
+@click.option("--effort", type=int, default=None, help="Codec effort (PNG level, WebP quality, JXL effort).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output pack file.")
+@click.option("--max-pixels", type=int, default=None, help="Refuse larger images (default: as `downscale`).")
+def pack(
+    image: str, model: str, weights: str | None, codec: str, effort: int | None, output: str, max_pixels: int | None
+) -> None:
+    """Downscale IMAGE with IRN and store the 8-bit LR losslessly with the metadata `invrestore unpack` needs."""
+    from invrestore.cli.rescale import DEFAULT_MAX_PIXELS, check_size, load_irn
+    from invrestore.codecs import encode_lossless, require_jxl
+    from invrestore.imageops import pad_to_multiple
+    from invrestore.io import atomic_write, image_size, read_image, to_uint8
+
+    if codec == "jxl":
+        require_jxl()
+    path = Path(image)
+    check_size(path, *image_size(path), max_pixels or DEFAULT_MAX_PIXELS)
+    x = read_image(path)
+    c, h, w = x.shape
+    net = load_irn(model, weights)
+    s = net.scale
+    rgb = x.expand(3, -1, -1) if c == 1 else x
+    with torch.no_grad():
+        y, _ = net.downscale(pad_to_multiple(rgb.unsqueeze(0), s))
+    lr = to_uint8(y[0])
+    payload = encode_lossless(lr, codec, effort)
+    header = {"model": model, "scale": s, "size": [h, w], "lr_size": list(lr.shape[:2]), "channels": c, "codec": codec}
+    data = write_pack(header, payload)
+    with atomic_write(output) as fh:
+        fh.write(data)
+    bpp = 8 * len(data) / (h * w)
+    click.echo(
+        f"{path} ({h}×{w}) -> {output} ({codec} LR {lr.shape[0]}×{lr.shape[1]}, {len(data)} bytes, {bpp:.3f} bpp)"
+    )
+
+
+@click.command("unpack")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--weights", type=click.Path(dir_okay=False), default=None, help="Weights (else the shipped ones).")
+@click.option("--model", default=None, help="Override the IRN model recorded in the file (needs --force).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output image (.png, ...).")
+@click.option("--z", "z_mode", type=click.Choice(["random", "zero"]), default="random", show_default=True)
+@click.option("--temperature", type=float, default=1.0, show_default=True, help="Scale of the random z.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random z.")
+@click.option("--force", is_flag=True, help="Use --model even if the file records another model.")
+def unpack(
+    file: str,
+    weights: str | None,
+    model: str | None,
+    output: str,
+    z_mode: str,
+    temperature: float,
+    seed: int,
+    force: bool,
+) -> None:
+    """Restore the HR image from a FILE written by `invrestore pack`."""
+    from invrestore.cli.rescale import load_irn
+    from invrestore.codecs import decode_tensor
+    from invrestore.errors import ImageReadError
+    from invrestore.io import write_image
+
+    path = Path(file)
+    if not path.is_file():
+        raise ImageReadError(path, "no such file")
+    header, payload = read_pack(path.read_bytes(), str(path))
+    name = header["model"]
+    if model is not None and model != name:
+        if not force:
+            raise ConfigError(f"{path} was packed with {name}, not {model}; use --force to restore anyway")
+        name = model
+    net = load_irn(name, weights)
+    s = net.scale
+    if s != int(header["scale"]):
+        raise ConfigError(f"{path} records scale {header['scale']} but {name} rescales by {s}")
+    y = decode_tensor(payload, header["codec"])
+    lh, lw = header["lr_size"]
+    if tuple(y.shape[-2:]) != (lh, lw):
+        raise InvalidBitstream(f"{path}: the LR image is {y.shape[-2]}×{y.shape[-1]}, the header says {lh}×{lw}")
+    h, w = header["size"]
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        x = net.upscale(y.unsqueeze(0), z_mode=z_mode, temperature=temperature, generator=gen)  # type: ignore[arg-type]
+    x = x[0, :, :h, :w]
+    if int(header["channels"]) == 1:
+        x = x.mean(dim=0, keepdim=True)
+    write_image(output, x)
+    click.echo(f"{path} -> {output} ({h}×{w})")
+
+
+# -- bench codecs ---------------------------------------------------------------------------------------------------
+def _parse_weights(spec: str | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in (spec or "").split(","):
+        if not item.strip():
+            continue
+        if "=" not in item:
+            raise ConfigError(f"--model-weights expects MODEL=WEIGHTS[,MODEL=WEIGHTS], got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _jpeg_matched(
+    hrs: list[np.ndarray], target: float, subsampling: str, cache: dict[int, tuple[int, float]]
+) -> tuple[int, int, float]:
+    """The JPEG quality in 1..100 whose mean PSNR is closest to ``target``: ``(q, total bytes, mean PSNR)``.
+
+    Mean PSNR rises with q (not strictly for every q), so a bisection for the first q reaching ``target`` is
+    followed by a comparison of that q and its neighbour below.
+    """
+    from invrestore.codecs import decode, encode_jpeg
+
+    def at(q: int) -> tuple[int, float]:
+        if q not in cache:
+            total, ps = 0, []
+            for hr in hrs:
+                data = encode_jpeg(hr, q, subsampling)
+                total += len(data)
+                ps.append(_psnr_u8(decode(data, "jpeg", hr.shape[2] if hr.ndim == 3 else 1), hr))
+            cache[q] = (total, float(np.mean(ps)))
+        return cache[q]
+
+    lo, hi = 1, 100
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if at(mid)[1] >= target:
+            hi = mid
+        else:
+            lo = mid + 1
+    best = min({lo, max(lo - 1, 1)}, key=lambda q: (abs(at(q)[1] - target), q))
+    return best, *at(best)
+
+
+def _psnr_u8(a: np.ndarray, b: np.ndarray) -> float:
+    """RGB PSNR of two uint8 ``(H, W[, C])`` images through the library's one PSNR."""
+    import torch
+
+    from invrestore.metrics import psnr
+
+    def t(u: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(u)).to(torch.float64) / 255.0
+        return x.unsqueeze(0) if x.ndim == 2 else x.permute(2, 0, 1)
+
+    return float(psnr(t(a), t(b)))
+
+
+@click.group("bench")
+def bench() -> None:
+    """Benchmarks: IRN with image codecs (`codecs`) and learned-codec rate–distortion (`rd`)."""
+
+
+def _attach_rd() -> None:
+    from invrestore.cli.rd import rd_cmd
+
+    bench.add_command(rd_cmd)
+
+
+_attach_rd()
+
+
+@bench.command("codecs")
+@click.option("--dataset", default="Kodak24", show_default=True, help="Registered dataset.")
+@click.option("--data-root", type=click.Path(file_okay=False), default=None, help="Data root.")
+@click.option("--scale", "scales", default="2,4", show_default=True, help="Comma-separated scales.")
+@click.option(
+    "--model-weights",
+    default=None,
+    help="IRN weights per model, e.g. irn-x2=W2.pth,irn-x4=shipped (the weights shipped in the package).",
+)
+@click.option("--codecs", "codec_list", default="png,webp,jxl", show_default=True, help="Lossless codecs.")
+@click.option("--subsampling", type=click.Choice(["4:2:0", "4:2:2", "4:4:4"]), default="4:2:0", show_default=True)
+@click.option("--limit", type=int, default=0, help="Use the first N images only (0 = all).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of IRN's random z.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), required=True, help="Output CSV.")
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also a PNG plot (needs matplotlib; default: next to the CSV).",
+)
+def bench_codecs(
+    dataset: str,
+    data_root: str | None,
+    scales: str,
+    model_weights: str | None,
+    codec_list: str,
+    subsampling: str,
+    limit: int,
+    seed: int,
+    csv_path: str,
+    plot_path: str | None,
+) -> None:
+    """IRN/bicubic LR + lossless codecs vs JPEG at matched PSNR (IRN Table 14 protocol, RGB PSNR, total bytes)."""
+    from invrestore.cli.rescale import load_irn
+    from invrestore.codecs import FLIF_NOTE, describe, encode_lossless, jxl_available
+    from invrestore.data import ImageFolder, modcrop, resolve_dataset
+    from invrestore.evaluation.methods import BicubicMethod
+    from invrestore.io import atomic_write, to_uint8
+
+    codecs = [c.strip() for c in codec_list.split(",") if c.strip()]
+    for c in codecs:
+        if c not in ("png", "webp", "jxl"):
+            raise ConfigError(f"unknown lossless codec {c!r}; choose from png, webp, jxl ({FLIF_NOTE})")
+    if "jxl" in codecs and not jxl_available():
+        click.echo("note: pillow-jxl-plugin is not installed; skipping JPEG XL (pip install pillow-jxl-plugin)")
+        codecs.remove("jxl")
+    if "jxl" in codecs:
+        click.echo(f"note: {FLIF_NOTE}")
+    try:
+        scale_list = [int(s) for s in scales.split(",") if s.strip()]
+    except ValueError as e:
+        raise ConfigError(f"--scale expects integers like 2,4, got {scales!r}") from e
+    weights = _parse_weights(model_weights)
+    files = list(resolve_dataset(dataset, data_root).files)
+    if limit:
+        files = files[:limit]
+    images = ImageFolder(files, mode="rgb")
+    rows: list[dict[str, Any]] = []
+
+    def add(scale: int, method: str, codec: str, enc: str, total: int, pixels: int, p: float, **extra: Any) -> None:
+        rows.append(
+            {
+                "scale": scale,
+                "method": method,
+                "codec": codec,
+                "encoder": enc,
+                "images": len(files),
+                "total_bytes": total,
+                "total_MB": round(total / 1e6, 4),
+                "bpp": round(8 * total / pixels, 4),
+                "psnr_rgb": round(p, 3),
+                "jpeg_quality": extra.get("q", ""),
+                "matched_to": extra.get("matched", ""),
+            }
+        )
+        click.echo(f"×{scale} {method:>8} + {codec:<5} {total / 1e6:9.3f} MB  {p:6.2f} dB  {extra.get('q', '')}")
+
+    for s in scale_list:
+        hrs = [modcrop(images.load(i), s) for i in range(len(images))]
+        hr_u8 = [to_uint8(x) for x in hrs]
+        pixels = sum(x.shape[-2] * x.shape[-1] for x in hrs)
+        methods: list[tuple[str, Any]] = [("bicubic", None)]
+        name = f"irn-x{s}"
+        if name in weights:
+            w = weights[name]
+            methods.insert(0, ("irn", load_irn(name, None if w == "shipped" else w)))
+        jpeg_cache: dict[int, tuple[int, float]] = {}
+        for label, net in methods:
+            totals = dict.fromkeys(codecs, 0)
+            ps: list[float] = []
+            for x, ref in zip(hrs, hr_u8, strict=True):
+                with torch.no_grad():
+                    if net is None:
+                        bic = BicubicMethod()
+                        lr = to_uint8(bic.downscale(x.unsqueeze(0), s)[0])
+                        lr_t = torch.from_numpy(lr.astype(np.float32) / 255).permute(2, 0, 1)
+                        up = bic.upscale(lr_t.unsqueeze(0), s)[0]
+                    else:
+                        y, _ = net.downscale(x.unsqueeze(0))
+                        lr = to_uint8(y[0])
+                        lr_t = torch.from_numpy(lr.astype(np.float32) / 255).permute(2, 0, 1)
+                        g = torch.Generator().manual_seed(seed)
+                        up = net.upscale(lr_t.unsqueeze(0), generator=g)[0]
+                for c in codecs:
+                    totals[c] += len(encode_lossless(lr, c))
+                ps.append(_psnr_u8(to_uint8(up), ref))
+            mean_p = float(np.mean(ps))
+            for c in codecs:
+                add(s, label, c, describe(c), totals[c], pixels, mean_p)
+            q, jb, jp = _jpeg_matched(hr_u8, mean_p, subsampling, jpeg_cache)
+            add(s, "jpeg", "jpeg", describe("jpeg", q, subsampling), jb, pixels, jp, q=q, matched=label)
+    fields = list(rows[0]) if rows else ["scale"]
+    with atomic_write(csv_path, "wb") as fh:
+        text = _csv_text(rows, fields)
+        fh.write(text.encode())
+    click.echo(f"wrote {csv_path} ({len(rows)} rows)")
+    _maybe_plot(rows, Path(plot_path) if plot_path else Path(csv_path).with_suffix(".png"))
+
+
+def _csv_text(rows: list[dict[str, Any]], fields: list[str]) -> str:
+    import io
+
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _maybe_plot(rows: list[dict[str, Any]], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        click.echo("note: matplotlib is not installed; no plot written (the CSV has all numbers)")
+        return
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for r in rows:
+        ax.scatter(r["bpp"], r["psnr_rgb"], label=f"×{r['scale']} {r['method']}+{r['codec']}")
+    ax.set_xlabel("bpp (of the HR image)")
+    ax.set_ylabel("PSNR RGB (dB)")
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    click.echo(f"wrote {path}")

@@ -1,0 +1,158 @@
+"""The restoration data pipeline shared by the IRAE and baseline families (``specs/restoration_vae.md`` §1.3).
+
+.. code-block:: none
+
+    image ─► CenterCrop/Resize (dataset, :class:`CenterCropResize`) ─► [random crop] ─► x (B,C,H,W)
+    x ─► [5-bit quantise + U(0, 1/32) dequantisation noise (:func:`dequantize`; also the target)] ─► x
+    x ─► degradation (:func:`degrade_batch`, seeded by the loop's per-step generator): AWGN / JPEG / mask ─► y
+
+Families describe their degradation with any object that has the attributes of :class:`DegradationSpec` (their
+frozen data configs do), so that no family imports another.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from invrestore.data.datasets import ImageFolder
+from invrestore.degradations import JPEG, GaussianNoise, Inpainting
+from invrestore.io import read_image_uint
+
+__all__ = [
+    "JPEG_TASKS",
+    "CenterCropResize",
+    "DegradationSpec",
+    "Degraded",
+    "degrade_batch",
+    "degrade_batch_with_sigma",
+    "dequantize",
+    "make_degradation",
+]
+
+#: Task names that mean JPEG artefact removal (IRAE's configs say ``"jpeg"``, the baselines' ``"dejpeg"``).
+JPEG_TASKS = ("jpeg", "dejpeg")
+
+
+class DegradationSpec(Protocol):
+    """The degradation fields of a family's data config (read-only)."""
+
+    @property
+    def task(self) -> str: ...  # "denoise", "jpeg"/"dejpeg" or "inpaint"
+
+    @property
+    def sigma(self) -> float: ...  # AWGN σ on the 0–255 scale
+
+    @property
+    def sigma_range(self) -> tuple[float, float] | None: ...  # blind range, one σ per image
+
+    @property
+    def integer_sigma(self) -> bool: ...
+
+    @property
+    def clip_noise(self) -> bool: ...
+
+    @property
+    def quality(self) -> int: ...  # JPEG quality factor
+
+    @property
+    def mask_mode(self) -> str: ...  # "center" or "irregular"
+
+
+class CenterCropResize(ImageFolder):
+    """Images with torchvision-style ``CenterCrop(crop)`` then ``Resize(size)`` (shorter side, Pillow bilinear).
+
+    The Glow/RealNVP preprocessing of IRAE's datasets (CelebA 148 → 64, Flowers 400 → 128, CUB 300 → 128). The
+    crop is centred with ``top = round((H − crop)/2)``; images smaller than ``crop`` are not padded (error).
+    Items are ``(C, h, w)`` float32 in [0, 1] (RGB).
+
+    Args:
+        source: a folder or a list of image paths.
+        crop: square centre-crop size (``None``: no crop).
+        size: target shorter side (``None``: no resize).
+        cache: keep the preprocessed images in memory.
+    """
+
+    def __init__(self, source: Any, crop: int | None, size: int | None, cache: bool = False) -> None:
+        super().__init__(source, mode="rgb", cache=cache)
+        self.crop = crop
+        self.size = size
+
+    def load(self, index: int) -> Tensor:
+        if self.cache and index in self._cache:
+            return self._cache[index]
+        img = Image.fromarray(read_image_uint(self.files[index], mode="rgb").astype(np.uint8))
+        if self.crop is not None:
+            w, h = img.size
+            if h < self.crop or w < self.crop:
+                raise ValueError(f"image {self.files[index]} ({w}×{h}) is smaller than the crop {self.crop}")
+            top, left = round((h - self.crop) / 2), round((w - self.crop) / 2)
+            img = img.crop((left, top, left + self.crop, top + self.crop))
+        if self.size is not None:
+            w, h = img.size
+            nh, nw = (self.size, int(self.size * w / h)) if h <= w else (int(self.size * h / w), self.size)
+            img = img.resize((nw, nh), Image.Resampling.BILINEAR)
+        t = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1).float() / 255.0
+        if self.cache:
+            self._cache[index] = t
+        return t
+
+
+def dequantize(x: Tensor, bits: int, generator: torch.Generator | None) -> Tensor:
+    """Glow's ``n_bits`` pipeline: ``⌊255x / 2^(8−b)⌋ / 2^b + U(0, 2^−b)`` (``b = 8``: 8-bit plus ``U(0, 1/256)``).
+
+    Args:
+        x: images in [0, 1] from 8-bit data, any shape.
+        bits: ``b`` in 1..8 (5 in IRAE's code).
+        generator: source of the dequantisation noise.
+    """
+    bins = 2**bits
+    q = torch.floor(torch.round(x * 255.0) / 2 ** (8 - bits)) / bins
+    dev = generator.device if generator is not None else x.device
+    u = torch.rand(x.shape, generator=generator, device=dev, dtype=x.dtype).to(x.device)
+    return q + u / bins
+
+
+def make_degradation(spec: DegradationSpec) -> GaussianNoise | JPEG | Inpainting:
+    """The degradation of ``spec.task`` with its parameters."""
+    if spec.task == "denoise":
+        rng = spec.sigma_range
+        sigma: float | tuple[float, float] = spec.sigma if rng is None else (float(rng[0]), float(rng[1]))
+        return GaussianNoise(sigma, clip=spec.clip_noise, integer_sigma=spec.integer_sigma)
+    if spec.task in JPEG_TASKS:
+        return JPEG(spec.quality)
+    return Inpainting(spec.mask_mode)  # type: ignore[arg-type]
+
+
+class Degraded(NamedTuple):
+    """A degraded batch: ``y``; ``mask`` ``(B, 1, H, W)`` (1 = hole) for inpainting; ``sigma`` ``(B,)`` on the
+    0–255 scale for denoising (FFDNet's noise-level input); the others ``None``."""
+
+    y: Tensor
+    mask: Tensor | None
+    sigma: Tensor | None
+
+
+def degrade_batch_with_sigma(x: Tensor, spec: DegradationSpec, generator: torch.Generator | None) -> Degraded:
+    """Degrade a batch ``(B, C, H, W)``, also returning the mask or the per-image σ.
+
+    Consumes ``generator`` exactly as :func:`degrade_batch`. JPEG runs on the CPU (Pillow): a host round trip.
+    """
+    deg = make_degradation(spec)
+    if isinstance(deg, Inpainting):
+        y, m = deg.apply(x, generator)
+        return Degraded(y, m, None)
+    if isinstance(deg, JPEG):
+        return Degraded(deg(x.detach().cpu(), generator).to(x.device), None, None)
+    y, sigma = deg.with_sigma(x, generator)
+    return Degraded(y, None, sigma.to(x.device))
+
+
+def degrade_batch(x: Tensor, spec: DegradationSpec, generator: torch.Generator | None) -> tuple[Tensor, Tensor | None]:
+    """Degrade a batch ``(B, C, H, W)``: ``(y, mask)`` with ``mask`` ``(B, 1, H, W)`` for inpainting, else None."""
+    d = degrade_batch_with_sigma(x, spec, generator)
+    return d.y, d.mask

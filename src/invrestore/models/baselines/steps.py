@@ -1,0 +1,161 @@
+"""The baselines' training step (pure) and the :class:`~invrestore.train.loop.Task` for the loop.
+
+Data flow of one step (the IRAE pipeline, :mod:`invrestore.data.restoration`):
+
+.. code-block:: none
+
+    image ─► CenterCrop/Resize ─► [random crop] ─► [5-bit dequantisation] ─► x (B,C,H,W)
+    x ─► AWGN (σ per image) / JPEG (step, seeded by the loop's per-step generator) ─► y
+    x̂ = net(y)   (FFDNet: net(y, σ/255) with the σ the degradation drew)
+    loss = L1 or MSE(x̂, x)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+from invrestore.data.restoration import CenterCropResize, degrade_batch_with_sigma, dequantize
+from invrestore.models.baselines.config import BaselineConfig
+from invrestore.models.baselines.model import FFDNet
+
+__all__ = ["BaselineTask", "pixel_loss", "restore_batch", "training_losses"]
+
+
+def pixel_loss(x_hat: Tensor, x: Tensor, kind: str = "l1", reduction: str = "mean") -> Tensor:
+    """L1 or MSE between ``(B, C, H, W)`` batches.
+
+    Args:
+        kind: ``"l1"`` or ``"mse"``.
+        reduction: ``"mean"`` (over B·C·H·W) or ``"sum"`` (per-image sum, batch mean; for ``"mse"`` halved:
+            DnCNN's ``1/(2N) Σ ‖x̂ᵢ − xᵢ‖²``).
+    """
+    d = x_hat - x
+    e = d.abs() if kind == "l1" else d.pow(2)
+    if reduction == "mean":
+        return e.mean()
+    per_image = e.flatten(1).sum(dim=1).mean()
+    return per_image if kind == "l1" else 0.5 * per_image
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+def restore_batch(model: nn.Module, y: Tensor, sigma: Tensor | float | None = None) -> Tensor:
+    """Run a baseline on ``y`` ``(B, C, H, W)``; FFDNet also gets ``sigma`` (0–255 scale, number or ``(B,)``).
+
+    ``model`` may be DDP-wrapped. The output is not clamped.
+
+    Raises:
+        ValueError: FFDNet without ``sigma``.
+    """
+    if isinstance(_unwrap(model), FFDNet):
+        if sigma is None:
+            raise ValueError("FFDNet needs the noise level sigma")
+        s = sigma / 255.0 if isinstance(sigma, (int, float)) else sigma.to(y.device, y.dtype) / 255.0
+        out: Tensor = model(y, s)
+        return out
+    out = model(y)
+    return out
+
+
+def training_losses(
+    model: nn.Module, batch: dict[str, Tensor], cfg: BaselineConfig, generator: torch.Generator
+) -> tuple[Tensor, dict[str, float]]:
+    """One step's loss: dequantise the clean crops, degrade them, ``loss(net(y), x)``. Pure (no optimiser).
+
+    ``batch["x"]`` is the clean crop ``(B, C, H, W)``; the degradation is applied here (``batch["x_lq"]`` is
+    ignored).
+    """
+    x = batch["x"]
+    if cfg.data.dequantize_bits:
+        x = dequantize(x, cfg.data.dequantize_bits, generator)
+    d = degrade_batch_with_sigma(x, cfg.data, generator)
+    x_hat = restore_batch(model, d.y, d.sigma)
+    loss = pixel_loss(x_hat, x, cfg.loss.kind, cfg.loss.reduction)
+    with torch.no_grad():
+        mse = (x_hat.detach().clamp(0, 1) - x).pow(2).flatten(1).mean(dim=1).clamp_min(1e-8)
+        psnr = float((10 * torch.log10(1.0 / mse)).mean())
+    return loss, {"loss": float(loss.detach()), "psnr": psnr}
+
+
+def _identity(x: Tensor, generator: torch.Generator) -> Tensor:
+    return x
+
+
+class BaselineTask:
+    """Trains a DnCNN / FFDNet / U-Net / AR-CNN baseline through :func:`invrestore.train.loop.fit`."""
+
+    best_metric = "psnr"
+
+    def __init__(self, cfg: BaselineConfig) -> None:
+        self.cfg = cfg
+        self.train = cfg.train
+        self.name = cfg.model.name
+
+    def config(self) -> Any:
+        return self.cfg
+
+    def build_model(self) -> nn.Module:
+        from invrestore.models.registry import create_model
+
+        return create_model(self.cfg.model.name, **self.cfg.model.overrides())
+
+    def _files(self, sets: tuple[str, ...], folders: tuple[str, ...]) -> list[Any]:
+        from invrestore.data import training_files
+
+        if not sets and not folders:
+            return []
+        return list(training_files(sets, folders, self.cfg.data.root))
+
+    def train_dataset(self) -> Dataset[Any]:
+        from invrestore.data import PairedDataset
+        from invrestore.errors import DatasetNotFoundError
+
+        d = self.cfg.data
+        files = self._files(d.train_sets, d.train_folders)
+        if not files:
+            raise DatasetNotFoundError("no training images: set data.train_sets or data.train_folders")
+        images = CenterCropResize(files, d.center_crop, d.resize, cache=True)
+        return PairedDataset(
+            images, d.crop_size, _identity, where="crop", augment=d.augment, seed=self.cfg.train.seed, repeat=d.repeat
+        )
+
+    def training_step(
+        self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
+    ) -> tuple[Tensor, dict[str, float]]:
+        return training_losses(model, batch, self.cfg, generator)
+
+    def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
+        """Mean PSNR/SSIM (RGB, data range 1, output clamped, no 8-bit rounding) on the validation set.
+
+        Each image's dequantisation and degradation are seeded by its index (a fixed set across validations),
+        exactly as IRAE's validation, so the numbers are comparable.
+        """
+        from invrestore.data import sample_generator
+        from invrestore.metrics import psnr, ssim
+
+        d = self.cfg.data
+        files = self._files((d.val_set,) if d.val_set else (), d.val_folders)
+        if not files:
+            return {}
+        if d.val_limit:
+            files = files[: d.val_limit]
+        images = CenterCropResize(files, d.center_crop, d.resize)
+        inner = _unwrap(model)
+        scores: dict[str, list[float]] = {"psnr": [], "ssim": []}
+        for i in range(len(images)):
+            g = sample_generator(self.cfg.train.seed, 0, i)
+            x = images.load(i).unsqueeze(0)
+            if d.dequantize_bits:
+                x = dequantize(x, d.dequantize_bits, g)
+            deg = degrade_batch_with_sigma(x, d, g)
+            x_hat = restore_batch(inner, deg.y.to(device), deg.sigma).clamp(0, 1).cpu()  # any size
+            scores["psnr"].append(float(psnr(x_hat, x, quantize=False)[0]))
+            scores["ssim"].append(float(ssim(x_hat, x, quantize=False)[0]))
+        return {k: float(np.mean(v)) for k, v in scores.items()}
