@@ -12,6 +12,7 @@ frozen data configs do), so that no family imports another.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
@@ -32,6 +33,8 @@ __all__ = [
     "degrade_batch_with_sigma",
     "dequantize",
     "make_degradation",
+    "restoration_train_set",
+    "validate_restoration",
 ]
 
 #: Task names that mean JPEG artefact removal (IRAE's configs say ``"jpeg"``, the baselines' ``"dejpeg"``).
@@ -156,3 +159,58 @@ def degrade_batch(x: Tensor, spec: DegradationSpec, generator: torch.Generator |
     """Degrade a batch ``(B, C, H, W)``: ``(y, mask)`` with ``mask`` ``(B, 1, H, W)`` for inpainting, else None."""
     d = degrade_batch_with_sigma(x, spec, generator)
     return d.y, d.mask
+
+
+def restoration_train_set(d: Any, seed: int) -> Any:
+    """The training set of a restoration family: clean crops (the degradation is applied in the step).
+
+    ``d`` is the family's data config (fields ``train_sets, train_folders, root, center_crop, resize, crop_size,
+    augment, repeat``).
+
+    Raises:
+        DatasetNotFoundError: no training images.
+    """
+    from invrestore.data.datasets import PairedDataset
+    from invrestore.data.registry import training_files
+
+    files = training_files(d.train_sets, d.train_folders, d.root)
+    images = CenterCropResize(files, d.center_crop, d.resize, cache=True)
+    return PairedDataset(
+        images, d.crop_size, _identity_degradation, where="crop", augment=d.augment, seed=seed, repeat=d.repeat
+    )
+
+
+def _identity_degradation(x: Tensor, g: torch.Generator) -> Tensor:
+    return x
+
+
+def validate_restoration(restore: Callable[[Degraded], Tensor], d: Any, seed: int) -> dict[str, float]:
+    """Mean PSNR/SSIM (RGB, data range 1, output clamped, no 8-bit rounding) of ``restore`` on the validation set.
+
+    Each image's dequantisation and degradation are seeded by its index, so the set is fixed across validations
+    (the official IRAE code redraws the test noise every epoch). Inpainting scores the composite
+    ``x̂·m + y·(1 − m)``. ``restore(degraded) -> x̂`` gets the whole degraded image (any size) and its σ.
+    """
+    from invrestore.data.datasets import sample_generator
+    from invrestore.data.registry import training_files
+    from invrestore.metrics import psnr, ssim
+
+    if not d.val_set and not d.val_folders:
+        return {}
+    files = training_files((d.val_set,) if d.val_set else (), d.val_folders, d.root)
+    if d.val_limit:
+        files = files[: d.val_limit]
+    images = CenterCropResize(files, d.center_crop, d.resize)
+    scores: dict[str, list[float]] = {"psnr": [], "ssim": []}
+    for i in range(len(images)):
+        g = sample_generator(seed, 0, i)
+        x = images.load(i).unsqueeze(0)
+        if d.dequantize_bits:
+            x = dequantize(x, d.dequantize_bits, g)
+        deg = degrade_batch_with_sigma(x, d, g)
+        x_hat = restore(deg).clamp(0, 1).cpu()
+        if deg.mask is not None:
+            x_hat = x_hat * deg.mask + deg.y * (1 - deg.mask)
+        scores["psnr"].append(float(psnr(x_hat, x, quantize=False)[0]))
+        scores["ssim"].append(float(ssim(x_hat, x, quantize=False)[0]))
+    return {k: sum(v) / len(v) for k, v in scores.items()}

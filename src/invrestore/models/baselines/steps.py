@@ -14,12 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from invrestore.data.restoration import CenterCropResize, degrade_batch_with_sigma, dequantize
+from invrestore.data.restoration import (
+    degrade_batch_with_sigma,
+    dequantize,
+    restoration_train_set,
+    validate_restoration,
+)
 from invrestore.models.baselines.config import BaselineConfig
 from invrestore.models.baselines.model import FFDNet
 
@@ -84,10 +88,6 @@ def training_losses(
     return loss, {"loss": float(loss.detach()), "psnr": psnr}
 
 
-def _identity(x: Tensor, generator: torch.Generator) -> Tensor:
-    return x
-
-
 class BaselineTask:
     """Trains a DnCNN / FFDNet / U-Net / AR-CNN baseline through :func:`invrestore.train.loop.fit`."""
 
@@ -106,25 +106,8 @@ class BaselineTask:
 
         return create_model(self.cfg.model.name, **self.cfg.model.overrides())
 
-    def _files(self, sets: tuple[str, ...], folders: tuple[str, ...]) -> list[Any]:
-        from invrestore.data import training_files
-
-        if not sets and not folders:
-            return []
-        return list(training_files(sets, folders, self.cfg.data.root))
-
     def train_dataset(self) -> Dataset[Any]:
-        from invrestore.data import PairedDataset
-        from invrestore.errors import DatasetNotFoundError
-
-        d = self.cfg.data
-        files = self._files(d.train_sets, d.train_folders)
-        if not files:
-            raise DatasetNotFoundError("no training images: set data.train_sets or data.train_folders")
-        images = CenterCropResize(files, d.center_crop, d.resize, cache=True)
-        return PairedDataset(
-            images, d.crop_size, _identity, where="crop", augment=d.augment, seed=self.cfg.train.seed, repeat=d.repeat
-        )
+        return restoration_train_set(self.cfg.data, self.cfg.train.seed)
 
     def training_step(
         self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
@@ -132,30 +115,9 @@ class BaselineTask:
         return training_losses(model, batch, self.cfg, generator)
 
     def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
-        """Mean PSNR/SSIM (RGB, data range 1, output clamped, no 8-bit rounding) on the validation set.
-
-        Each image's dequantisation and degradation are seeded by its index (a fixed set across validations),
-        exactly as IRAE's validation, so the numbers are comparable.
-        """
-        from invrestore.data import sample_generator
-        from invrestore.metrics import psnr, ssim
-
-        d = self.cfg.data
-        files = self._files((d.val_set,) if d.val_set else (), d.val_folders)
-        if not files:
-            return {}
-        if d.val_limit:
-            files = files[: d.val_limit]
-        images = CenterCropResize(files, d.center_crop, d.resize)
+        """Mean PSNR/SSIM on the validation set, exactly as IRAE's (see
+        :func:`~invrestore.data.restoration.validate_restoration`)."""
         inner = _unwrap(model)
-        scores: dict[str, list[float]] = {"psnr": [], "ssim": []}
-        for i in range(len(images)):
-            g = sample_generator(self.cfg.train.seed, 0, i)
-            x = images.load(i).unsqueeze(0)
-            if d.dequantize_bits:
-                x = dequantize(x, d.dequantize_bits, g)
-            deg = degrade_batch_with_sigma(x, d, g)
-            x_hat = restore_batch(inner, deg.y.to(device), deg.sigma).clamp(0, 1).cpu()  # any size
-            scores["psnr"].append(float(psnr(x_hat, x, quantize=False)[0]))
-            scores["ssim"].append(float(ssim(x_hat, x, quantize=False)[0]))
-        return {k: float(np.mean(v)) for k, v in scores.items()}
+        return validate_restoration(
+            lambda deg: restore_batch(inner, deg.y.to(device), deg.sigma), self.cfg.data, self.cfg.train.seed
+        )

@@ -20,12 +20,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from invrestore.data.restoration import CenterCropResize, degrade_batch, dequantize, make_degradation
+from invrestore.data.restoration import (
+    CenterCropResize,
+    degrade_batch,
+    dequantize,
+    make_degradation,
+    restoration_train_set,
+    validate_restoration,
+)
 from invrestore.models.irae.config import IRAEConfig
 from invrestore.models.irae.losses import l1_loss
 from invrestore.models.irae.model import IRAE, pad_to_multiple
@@ -60,10 +66,6 @@ def training_losses(
     return loss, {"loss": float(loss.detach()), "psnr": psnr}
 
 
-def _identity(x: Tensor, generator: torch.Generator) -> Tensor:
-    return x
-
-
 class IRAETask:
     """Trains IRAE with the paper's recipe through :func:`invrestore.train.loop.fit`."""
 
@@ -91,25 +93,8 @@ class IRAETask:
             memory_efficient=m.memory_efficient,
         )
 
-    def _files(self, sets: tuple[str, ...], folders: tuple[str, ...]) -> list[Any]:
-        from invrestore.data import training_files
-
-        if not sets and not folders:
-            return []
-        return list(training_files(sets, folders, self.cfg.data.root))
-
     def train_dataset(self) -> Dataset[Any]:
-        from invrestore.data import PairedDataset
-        from invrestore.errors import DatasetNotFoundError
-
-        d = self.cfg.data
-        files = self._files(d.train_sets, d.train_folders)
-        if not files:
-            raise DatasetNotFoundError("no training images: set data.train_sets or data.train_folders")
-        images = CenterCropResize(files, d.center_crop, d.resize, cache=True)
-        return PairedDataset(
-            images, d.crop_size, _identity, where="crop", augment=d.augment, seed=self.cfg.train.seed, repeat=d.repeat
-        )
+        return restoration_train_set(self.cfg.data, self.cfg.train.seed)
 
     def training_step(
         self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
@@ -117,35 +102,12 @@ class IRAETask:
         return training_losses(model, batch, self.cfg, generator)
 
     def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
-        """Mean PSNR/SSIM (RGB, data range 1, restored output clamped, no 8-bit rounding) on the validation set.
-
-        Each image's dequantisation and degradation are seeded by its index, so the set is fixed across
-        validations (the official code redraws the test noise every epoch). Inpainting scores the composite
-        ``x̂·m + y·(1 − m)``.
-        """
-        from invrestore.data import sample_generator
-        from invrestore.metrics import psnr, ssim
-
-        d = self.cfg.data
-        files = self._files((d.val_set,) if d.val_set else (), d.val_folders)
-        if not files:
-            return {}
-        if d.val_limit:
-            files = files[: d.val_limit]
-        images = CenterCropResize(files, d.center_crop, d.resize)
+        """Mean PSNR/SSIM on the validation set (see :func:`~invrestore.data.restoration.validate_restoration`)."""
         inner = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
         multiple = inner.multiple if isinstance(inner, IRAE) else 1
-        scores: dict[str, list[float]] = {"psnr": [], "ssim": []}
-        for i in range(len(images)):
-            g = sample_generator(self.cfg.train.seed, 0, i)
-            x = images.load(i).unsqueeze(0)
-            if d.dequantize_bits:
-                x = dequantize(x, d.dequantize_bits, g)
-            y, mask = degrade_batch(x, d, g)
-            h, w = x.shape[-2:]
-            x_hat = inner(pad_to_multiple(y.to(device), multiple))[..., :h, :w].clamp(0, 1).cpu()
-            if mask is not None:
-                x_hat = x_hat * mask + y * (1 - mask)
-            scores["psnr"].append(float(psnr(x_hat, x, quantize=False)[0]))
-            scores["ssim"].append(float(ssim(x_hat, x, quantize=False)[0]))
-        return {k: float(np.mean(v)) for k, v in scores.items()}
+
+        def run(deg: Any) -> Tensor:
+            h, w = deg.y.shape[-2:]
+            return inner(pad_to_multiple(deg.y.to(device), multiple))[..., :h, :w]
+
+        return validate_restoration(run, self.cfg.data, self.cfg.train.seed)
