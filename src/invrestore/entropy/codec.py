@@ -113,8 +113,11 @@ def config_hash(config: Mapping[str, Any], *tables: Tensor) -> bytes:
 
 
 class LearnedCodec(nn.Module):
-    """Common helpers of learned codecs; subclasses define the transforms, ``forward``, ``compress`` and
-    ``decompress``.
+    """Common part of the factorized-prior learned codecs (one latent ``y`` coded by ``self.entropy_bottleneck``).
+
+    Subclasses define ``forward`` (training), the transforms :meth:`encode_latent` (padded image → ``y``) and
+    :meth:`decode_latent` (``ŷ`` → padded image), and :meth:`latent_shape`; this class turns them into
+    :meth:`compress`, :meth:`decompress_latent` and :meth:`decompress` with the container checks.
 
     Attributes:
         name: Registry name written into the container's model id.
@@ -184,6 +187,68 @@ class LearnedCodec(nn.Module):
         if tuple(bits.padding) != padding:
             raise InvalidBitstream(f"padding {bits.padding} does not match a {h}x{w} image (expected {padding})")
         return padding
+
+    entropy_bottleneck: EntropyBottleneck
+
+    def encode_latent(self, x: Tensor) -> Tensor:
+        """Analysis transform of a padded image ``(1, 3, H, W)`` to ``y`` (before quantisation)."""
+        raise NotImplementedError  # abstract: defined by each codec
+
+    def decode_latent(self, y_hat: Tensor) -> Tensor:
+        """Synthesis transform of the dequantised ``ŷ`` to the padded image."""
+        raise NotImplementedError  # abstract: defined by each codec
+
+    def latent_shape(self, height: int, width: int) -> tuple[int, int, int]:
+        """Shape ``(C_y, h, w)`` of ``y`` for an ``H×W`` image (after centred padding)."""
+        raise NotImplementedError  # abstract: defined by each codec
+
+    @torch.no_grad()
+    def compress(self, x: Tensor) -> Bitstream:
+        """Entropy-code one image ``(3, H, W)`` or ``(1, 3, H, W)`` in [0, 1].
+
+        Raises:
+            CheckpointError: :meth:`update` has not been called (no coding tables).
+        """
+        x = self._as_batch_of_one(x)
+        h, w = x.shape[-2:]
+        padding = centered_padding(h, w, self.downsampling_factor)
+        y = self.encode_latent(pad_centered(x, padding))
+        (string,) = self.entropy_bottleneck.compress(y)
+        return Bitstream(
+            model=self.name,
+            config_hash=self.config_hash(),
+            image_size=(int(h), int(w)),
+            padding=padding,
+            shapes=(tuple(int(d) for d in y.shape[1:]),),
+            strings=(string,),
+        )
+
+    @torch.no_grad()
+    def decompress_latent(self, bits: Bitstream, max_pixels: int = MAX_DECODE_PIXELS) -> Tensor:
+        """Decode the integer symbols of ``y``, ``(1, C_y, h, w)`` int32, after checking the container.
+
+        Raises:
+            InvalidBitstream: other model, inconsistent header, or corrupt payload.
+        """
+        self.check_bitstream(bits, max_pixels)
+        expected = (self.latent_shape(*bits.image_size),)
+        if tuple(bits.shapes) != expected:
+            raise InvalidBitstream(f"latent shapes {bits.shapes} do not match the image size (expected {expected})")
+        return self.entropy_bottleneck.decompress_symbols([bits.strings[0]], expected[0][1:])
+
+    @torch.no_grad()
+    def decompress(self, bits: Bitstream, max_pixels: int = MAX_DECODE_PIXELS) -> Tensor:
+        """Reconstruct ``(1, 3, H, W)`` in [0, 1] from a :class:`~invrestore.entropy.Bitstream`.
+
+        Raises:
+            InvalidBitstream: other model, inconsistent header, or corrupt payload.
+            CheckpointError: the model has no coding tables.
+        """
+        symbols = self.decompress_latent(bits, max_pixels)
+        device = next(self.parameters()).device
+        y_hat = self.entropy_bottleneck.dequantize(symbols.to(device))
+        padding = centered_padding(*bits.image_size, self.downsampling_factor)
+        return crop_padding(self.decode_latent(y_hat), padding).clamp(0.0, 1.0)
 
     @staticmethod
     def _as_batch_of_one(x: Tensor) -> Tensor:

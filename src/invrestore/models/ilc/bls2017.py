@@ -23,10 +23,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from invrestore.entropy.bitstream import Bitstream
 from invrestore.entropy.bottleneck import EntropyBottleneck
 from invrestore.entropy.codec import (
-    MAX_DECODE_PIXELS,
     CodecOutput,
     LearnedCodec,
     centered_padding,
@@ -34,7 +32,6 @@ from invrestore.entropy.codec import (
     pad_centered,
 )
 from invrestore.entropy.gdn import GDN, IGDN
-from invrestore.errors import InvalidBitstream
 from invrestore.models.registry import register_model
 
 __all__ = ["BLS2017"]
@@ -84,58 +81,16 @@ class BLS2017(LearnedCodec):
         x_hat = crop_padding(self.g_s(y_hat), padding)
         return CodecOutput(x_hat=x_hat, likelihoods={"y": lik})
 
-    @torch.no_grad()
-    def compress(self, x: Tensor) -> Bitstream:
-        """Entropy-code one image ``(3, H, W)`` or ``(1, 3, H, W)`` in [0, 1].
+    def encode_latent(self, x: Tensor) -> Tensor:
+        return self.g_a(x)
 
-        Raises:
-            CheckpointError: :meth:`update` has not been called (no coding tables).
-        """
-        x = self._as_batch_of_one(x)
-        h, w = x.shape[-2:]
-        padding = centered_padding(h, w, self.downsampling_factor)
-        y = self.g_a(pad_centered(x, padding))
-        (string,) = self.entropy_bottleneck.compress(y)
-        return Bitstream(
-            model=self.name,
-            config_hash=self.config_hash(),
-            image_size=(int(h), int(w)),
-            padding=padding,
-            shapes=(tuple(int(d) for d in y.shape[1:]),),
-            strings=(string,),
-        )
+    def decode_latent(self, y_hat: Tensor) -> Tensor:
+        return self.g_s(y_hat)
 
     def latent_shape(self, height: int, width: int) -> tuple[int, int, int]:
         """Shape ``(N, h, w)`` of ``y`` for an ``H×W`` image (after centred padding)."""
         f = self.downsampling_factor
         return self.N, -(-height // f), -(-width // f)
-
-    @torch.no_grad()
-    def decompress_latent(self, bits: Bitstream, max_pixels: int = MAX_DECODE_PIXELS) -> Tensor:
-        """Decode the integer symbols of ``y``, ``(1, N, h, w)`` int32, after checking the container.
-
-        Raises:
-            InvalidBitstream: other model, inconsistent header, or corrupt payload.
-        """
-        self.check_bitstream(bits, max_pixels)
-        expected = (self.latent_shape(*bits.image_size),)
-        if tuple(bits.shapes) != expected:
-            raise InvalidBitstream(f"latent shapes {bits.shapes} do not match the image size (expected {expected})")
-        return self.entropy_bottleneck.decompress_symbols([bits.strings[0]], expected[0][1:])
-
-    @torch.no_grad()
-    def decompress(self, bits: Bitstream, max_pixels: int = MAX_DECODE_PIXELS) -> Tensor:
-        """Reconstruct ``(1, 3, H, W)`` in [0, 1] from a :class:`~invrestore.entropy.Bitstream`.
-
-        Raises:
-            InvalidBitstream: other model, inconsistent header, or corrupt payload.
-            CheckpointError: the model has no coding tables.
-        """
-        symbols = self.decompress_latent(bits, max_pixels)
-        device = next(self.parameters()).device
-        y_hat = self.entropy_bottleneck.dequantize(symbols.to(device))
-        padding = centered_padding(*bits.image_size, self.downsampling_factor)
-        return crop_padding(self.g_s(y_hat), padding).clamp(0.0, 1.0)
 
 
 @register_model("bls2017-128", "ilc", "Ballé 2017 factorized-prior codec, N=128 (TFC default; ILC teacher topology)")

@@ -37,17 +37,15 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from invrestore.entropy.bitstream import Bitstream
 from invrestore.entropy.bottleneck import EntropyBottleneck
 from invrestore.entropy.codec import (
-    MAX_DECODE_PIXELS,
     CodecOutput,
     LearnedCodec,
     centered_padding,
     crop_padding,
     pad_centered,
 )
-from invrestore.errors import ConfigError, InvalidBitstream
+from invrestore.errors import ConfigError
 from invrestore.nn import AffineCoupling, BottleneckSubnet, HaarDownsampling, InvConv1x1, InvertibleSequential
 
 __all__ = [
@@ -244,58 +242,18 @@ class ILC(LearnedCodec):
         return crop_padding(self.synthesis(y), padding).clamp(0.0, 1.0)
 
     # -- coding --------------------------------------------------------------------------------------------------
+    def encode_latent(self, x: Tensor) -> Tensor:
+        """``y`` of the padded image (``z`` is dropped: the decoder uses ``z = 0``)."""
+        return self.analysis(x)[0]
+
+    def decode_latent(self, y_hat: Tensor) -> Tensor:
+        """``f⁻¹(ŷ, z = 0)``."""
+        return self.synthesis(y_hat)
+
     def latent_shape(self, height: int, width: int) -> tuple[int, int, int]:
         """Shape ``(C_y, h, w)`` of ``y`` for an ``H×W`` image (after centred padding)."""
         f = self.downsampling_factor
         return self.latent_channels, -(-height // f), -(-width // f)
-
-    @torch.no_grad()
-    def compress(self, x: Tensor) -> Bitstream:
-        """Entropy-code one image ``(3, H, W)`` or ``(1, 3, H, W)`` in [0, 1] (only ``y``; ``z`` is dropped).
-
-        Raises:
-            CheckpointError: :meth:`update` has not been called (no coding tables).
-        """
-        x = self._as_batch_of_one(x)
-        h, w = x.shape[-2:]
-        padding = centered_padding(h, w, self.downsampling_factor)
-        y, _ = self.analysis(pad_centered(x, padding))
-        (string,) = self.entropy_bottleneck.compress(y)
-        return Bitstream(
-            model=self.name,
-            config_hash=self.config_hash(),
-            image_size=(int(h), int(w)),
-            padding=padding,
-            shapes=(tuple(int(d) for d in y.shape[1:]),),
-            strings=(string,),
-        )
-
-    @torch.no_grad()
-    def decompress_latent(self, bits: Bitstream, max_pixels: int = MAX_DECODE_PIXELS) -> Tensor:
-        """Decode the integer symbols of ``y``, ``(1, C_y, h, w)`` int32, after checking the container.
-
-        Raises:
-            InvalidBitstream: other model, inconsistent header, or corrupt payload.
-        """
-        self.check_bitstream(bits, max_pixels)
-        expected = (self.latent_shape(*bits.image_size),)
-        if tuple(bits.shapes) != expected:
-            raise InvalidBitstream(f"latent shapes {bits.shapes} do not match the image size (expected {expected})")
-        return self.entropy_bottleneck.decompress_symbols([bits.strings[0]], expected[0][1:])
-
-    @torch.no_grad()
-    def decompress(self, bits: Bitstream, max_pixels: int = MAX_DECODE_PIXELS) -> Tensor:
-        """Reconstruct ``(1, 3, H, W)`` in [0, 1] as ``f⁻¹(ŷ, z = 0)``.
-
-        Raises:
-            InvalidBitstream: other model, inconsistent header, or corrupt payload.
-            CheckpointError: the model has no coding tables.
-        """
-        symbols = self.decompress_latent(bits, max_pixels)
-        device = next(self.parameters()).device
-        y_hat = self.entropy_bottleneck.dequantize(symbols.to(device))
-        padding = centered_padding(*bits.image_size, self.downsampling_factor)
-        return crop_padding(self.synthesis(y_hat), padding).clamp(0.0, 1.0)
 
 
 @torch.no_grad()
