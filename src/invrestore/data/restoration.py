@@ -13,7 +13,8 @@ frozen data configs do), so that no family imports another.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple, Protocol
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
 import torch
@@ -22,6 +23,7 @@ from torch import Tensor
 
 from invrestore.data.datasets import ImageFolder
 from invrestore.degradations import JPEG, GaussianNoise, Inpainting
+from invrestore.errors import ConfigError
 from invrestore.io import read_image_uint
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "CenterCropResize",
     "DegradationSpec",
     "Degraded",
+    "RestorationDataConfig",
     "degrade_batch",
     "degrade_batch_with_sigma",
     "dequantize",
@@ -36,6 +39,65 @@ __all__ = [
     "restoration_train_set",
     "validate_restoration",
 ]
+
+
+@dataclass(frozen=True)
+class RestorationDataConfig:
+    """Training/validation images, their preprocessing and the degradation.
+
+    Attributes:
+        root: data root (``None``: ``$INVRESTORE_DATA`` or the default).
+        train_sets: registered dataset names used for training (CelebA's official train partition in the paper).
+        train_folders: extra image folders.
+        center_crop: square centre crop before resizing (CelebA 148, Flowers 400, CUB 300; ``None`` = none).
+        resize: resize the (cropped) image so its shorter side is this (Pillow bilinear, as torchvision's
+            ``Resize`` on PIL images; CelebA 64, Flowers/CUB 128, inpainting 256; ``None`` = none).
+        crop_size: random crop after preprocessing (the JPEG code: 64; ``None`` = the whole preprocessed image).
+        augment: random flips/rotations (the official code uses none).
+        repeat: crops per image per epoch.
+        dequantize_bits: ``b`` > 0 applies the Glow/RealNVP pipeline ``⌊255x / 2^(8−b)⌋ / 2^b + U(0, 2^−b)`` to the
+            clean image (and so to the target); 5 in the official code; 0 = plain 8-bit images.
+        task: ``"denoise"``, ``"jpeg"`` or ``"inpaint"``.
+        sigma: AWGN level (0–255 scale) for denoising.
+        sigma_range: blind denoising range ``(lo, hi)`` (one σ per image); ``None`` = fixed ``sigma``.
+        integer_sigma: draw integer σ in ``lo..hi−1`` (the official ``randint(1, 55)`` with ``(1, 55)``).
+        clip_noise: clamp noisy images to [0, 1] (the official code does not).
+        quality: JPEG quality factor.
+        mask_mode: inpainting mask mode, ``"center"`` or ``"irregular"``.
+        val_set: registered dataset for validation (``None``: use ``val_folders``; both empty: no validation).
+        val_folders: validation image folders.
+        val_limit: validate on the first N images only (0 = all).
+    """
+
+    root: str | None = None
+    train_sets: tuple[str, ...] = ("CelebA",)
+    train_folders: tuple[str, ...] = ()
+    center_crop: int | None = 148
+    resize: int | None = 64
+    crop_size: int | None = None
+    augment: bool = False
+    repeat: int = 1
+    dequantize_bits: int = 5
+    task: str = "denoise"
+    sigma: float = 25.0
+    sigma_range: tuple[float, float] | None = None
+    integer_sigma: bool = False
+    clip_noise: bool = False
+    quality: int = 20
+    mask_mode: str = "center"
+    val_set: str | None = None
+    val_folders: tuple[str, ...] = ()
+    val_limit: int = 0
+
+    #: the tasks a family accepts (subclasses narrow it)
+    tasks: ClassVar[tuple[str, ...]] = ("denoise", "jpeg", "dejpeg", "inpaint")
+
+    def __post_init__(self) -> None:
+        if self.task not in self.tasks:
+            raise ConfigError(f"data.task must be one of {self.tasks}, got {self.task!r}")
+        if not 0 <= self.dequantize_bits <= 8:
+            raise ConfigError(f"data.dequantize_bits must be in 0..8, got {self.dequantize_bits}")
+
 
 #: Task names that mean JPEG artefact removal (IRAE's configs say ``"jpeg"``, the baselines' ``"dejpeg"``).
 JPEG_TASKS = ("jpeg", "dejpeg")

@@ -20,8 +20,9 @@ The DnCNN paper's optimiser (SGD, momentum 0.9, weight decay 1e-4, lr 0.1 → 1e
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
+from invrestore.data.restoration import RestorationDataConfig
 from invrestore.errors import ConfigError
 from invrestore.train.config import OptimConfig, TrainConfig
 
@@ -90,59 +91,11 @@ class BaselineModelConfig:
 
 
 @dataclass(frozen=True)
-class BaselineDataConfig:
-    """Training/validation images, their preprocessing and the degradation.
+class BaselineDataConfig(RestorationDataConfig):
+    """The baselines' data: IRAE's fields and defaults (the IRAE comparison; see
+    :class:`~invrestore.data.restoration.RestorationDataConfig`), with the task ``"denoise"`` or ``"dejpeg"``."""
 
-    The fields and their defaults are those of IRAE's data config (the IRAE comparison; see
-    :class:`invrestore.models.irae.IRAEDataConfig` for the pipeline), with the task ``"denoise"`` or ``"dejpeg"``.
-
-    Attributes:
-        root: data root (``None``: ``$INVRESTORE_DATA`` or the default).
-        train_sets: registered dataset names used for training.
-        train_folders: extra image folders.
-        center_crop: square centre crop before resizing (``None`` = none).
-        resize: shorter side after the crop (Pillow bilinear; ``None`` = none).
-        crop_size: random training crop (``None`` = the whole preprocessed image).
-        augment: random flips/rotations.
-        repeat: crops per image per epoch.
-        dequantize_bits: 5-bit dequantisation of the clean image as IRAE (0 = plain 8-bit images).
-        task: ``"denoise"`` or ``"dejpeg"``.
-        sigma: AWGN level (0–255 scale).
-        sigma_range: blind range ``(lo, hi)`` with one σ per image (``None`` = fixed ``sigma``).
-        integer_sigma: integer σ in ``lo..hi−1`` (IRAE's blind draw with ``(1, 55)``).
-        clip_noise: clamp noisy images to [0, 1].
-        quality: JPEG quality factor.
-        mask_mode: unused (the pipeline's inpainting field).
-        val_set: registered validation dataset (``None``: ``val_folders``; both empty: no validation).
-        val_folders: validation image folders.
-        val_limit: validate on the first N images only (0 = all).
-    """
-
-    root: str | None = None
-    train_sets: tuple[str, ...] = ("CelebA",)
-    train_folders: tuple[str, ...] = ()
-    center_crop: int | None = 148
-    resize: int | None = 64
-    crop_size: int | None = None
-    augment: bool = False
-    repeat: int = 1
-    dequantize_bits: int = 5
-    task: str = "denoise"
-    sigma: float = 25.0
-    sigma_range: tuple[float, float] | None = None
-    integer_sigma: bool = False
-    clip_noise: bool = False
-    quality: int = 20
-    mask_mode: str = "center"
-    val_set: str | None = None
-    val_folders: tuple[str, ...] = ()
-    val_limit: int = 0
-
-    def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ConfigError(f"data.task must be one of {TASKS}, got {self.task!r}")
-        if not 0 <= self.dequantize_bits <= 8:
-            raise ConfigError(f"data.dequantize_bits must be in 0..8, got {self.dequantize_bits}")
+    tasks: ClassVar[tuple[str, ...]] = TASKS
 
 
 @dataclass(frozen=True)

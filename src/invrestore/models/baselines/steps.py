@@ -24,6 +24,7 @@ from invrestore.data.restoration import (
     restoration_train_set,
     validate_restoration,
 )
+from invrestore.metrics import psnr
 from invrestore.models.baselines.config import BaselineConfig
 from invrestore.models.baselines.model import FFDNet
 
@@ -83,9 +84,8 @@ def training_losses(
     x_hat = restore_batch(model, d.y, d.sigma)
     loss = pixel_loss(x_hat, x, cfg.loss.kind, cfg.loss.reduction)
     with torch.no_grad():
-        mse = (x_hat.detach().clamp(0, 1) - x).pow(2).flatten(1).mean(dim=1).clamp_min(1e-8)
-        psnr = float((10 * torch.log10(1.0 / mse)).mean())
-    return loss, {"loss": float(loss.detach()), "psnr": psnr}
+        batch_psnr = float(psnr(x_hat.detach().clamp(0, 1), x, quantize=False).mean())
+    return loss, {"loss": float(loss.detach()), "psnr": batch_psnr}
 
 
 class BaselineTask:

@@ -32,6 +32,7 @@ from invrestore.data.restoration import (
     restoration_train_set,
     validate_restoration,
 )
+from invrestore.metrics import psnr
 from invrestore.models.irae.config import IRAEConfig
 from invrestore.models.irae.losses import l1_loss
 from invrestore.models.irae.model import IRAE, pad_to_multiple
@@ -61,9 +62,8 @@ def training_losses(
     x_hat = model(y)
     loss = l1_loss(x_hat, x, cfg.loss.reduction)
     with torch.no_grad():
-        mse = (x_hat.detach().clamp(0, 1) - x).pow(2).flatten(1).mean(dim=1).clamp_min(1e-8)
-        psnr = float((10 * torch.log10(1.0 / mse)).mean())
-    return loss, {"loss": float(loss.detach()), "psnr": psnr}
+        batch_psnr = float(psnr(x_hat.detach().clamp(0, 1), x, quantize=False).mean())
+    return loss, {"loss": float(loss.detach()), "psnr": batch_psnr}
 
 
 class IRAETask:
