@@ -162,7 +162,27 @@ def _split_groups(model: nn.Module, em_optim: OptimConfig | None) -> dict[str, l
     return {"main": [p for p in params if id(p) not in em], "em": [p for p in params if id(p) in em]}
 
 
-class BLS2017Task:
+class _CodecTask:
+    """What the teacher and ILC tasks share: optimiser groups and the training set."""
+
+    cfg: Any
+
+    def param_groups(self, model: nn.Module) -> dict[str, list[nn.Parameter]]:
+        """``{"main": …}``, or ``{"main": transforms / IEM, "em": entropy model}`` when ``em_optim`` is set
+        (the paper's two learning rates)."""
+        return _split_groups(_unwrap(model), self.cfg.em_optim)
+
+    def optim_configs(self) -> dict[str, OptimConfig]:
+        out = {"main": self.cfg.train.optim}
+        if self.cfg.em_optim is not None:
+            out["em"] = self.cfg.em_optim
+        return out
+
+    def train_dataset(self) -> Dataset[Any]:
+        return codec_dataset(self.cfg.data, self.cfg.train.seed)
+
+
+class BLS2017Task(_CodecTask):
     """Trains a ``bls2017-N`` teacher (see :class:`~invrestore.models.ilc.config.BLS2017Config`)."""
 
     best_metric = "rd_score"
@@ -183,19 +203,6 @@ class BLS2017Task:
             load_state(model, self.cfg.model.init_weights, what=f"'{self.name}'")
         return model
 
-    def param_groups(self, model: nn.Module) -> dict[str, list[nn.Parameter]]:
-        """``{"main": …}``, or ``{"main": transforms, "em": entropy model}`` when ``em_optim`` is set."""
-        return _split_groups(_unwrap(model), self.cfg.em_optim)
-
-    def optim_configs(self) -> dict[str, OptimConfig]:
-        out = {"main": self.cfg.train.optim}
-        if self.cfg.em_optim is not None:
-            out["em"] = self.cfg.em_optim
-        return out
-
-    def train_dataset(self) -> Dataset[Any]:
-        return codec_dataset(self.cfg.data, self.cfg.train.seed)
-
     def training_step(
         self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
     ) -> tuple[Tensor, dict[str, float]]:
@@ -205,7 +212,7 @@ class BLS2017Task:
         return _validate_codec(model, self.cfg.data, self.cfg.loss.lmbda, device)
 
 
-class ILCTask:
+class ILCTask(_CodecTask):
     """Trains an ILC from a frozen, trained bls2017 teacher (see :class:`~invrestore.models.ilc.config.ILCConfig`).
 
     The teacher is loaded in :meth:`build_model` (and kept out of the model, so checkpoints hold only the ILC);
@@ -265,19 +272,6 @@ class ILCTask:
             self._teacher = self.build_teacher()
         self._teacher.to(device)
         return self._teacher
-
-    def param_groups(self, model: nn.Module) -> dict[str, list[nn.Parameter]]:
-        """``{"main": …}``, or ``{"main": IEM, "em": entropy model}`` when ``em_optim`` is set (the paper)."""
-        return _split_groups(_unwrap(model), self.cfg.em_optim)
-
-    def optim_configs(self) -> dict[str, OptimConfig]:
-        out = {"main": self.cfg.train.optim}
-        if self.cfg.em_optim is not None:
-            out["em"] = self.cfg.em_optim
-        return out
-
-    def train_dataset(self) -> Dataset[Any]:
-        return codec_dataset(self.cfg.data, self.cfg.train.seed)
 
     def training_step(
         self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
