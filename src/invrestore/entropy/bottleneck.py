@@ -164,7 +164,8 @@ class EntropyBottleneck(nn.Module):
         The values are exactly those :meth:`compress` codes, so a distortion loss on them (ILC) trains the
         reconstruction the decoder will produce.
         """
-        return y + (self.quantize(y, "dequantize") - y).detach()
+        # q + (y - y.detach()) is q exactly in the forward pass (y + (q - y) is not, in floating point)
+        return self.quantize(y.detach(), "dequantize") + (y - y.detach())
 
     def dequantize(self, symbols: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
         """``ŷ = s + m``: symbols ``(B, C, *spatial)`` back to latent values."""
