@@ -1,4 +1,5 @@
-"""``invrestore restore``: denoising, JPEG artefact removal and inpainting of image files with IRAE or a baseline.
+"""``invrestore restore``: denoising, JPEG artefact removal, inpainting, deraining and dehazing of image files with
+IRAE, a baseline (DnCNN, FFDNet, U-Net, AR-CNN) or a pix2pix generator.
 
 Inputs are degraded images, or (``--degrade``) clean images that are first degraded with a seeded degradation; then
 the degraded image is written too and the PSNR of the restored (and of the degraded) image against the clean input
@@ -22,9 +23,39 @@ __all__ = ["load_restoration_model", "restore", "restore_image"]
 
 T = TypeVar("T")
 
-#: Models ``restore`` accepts.
+#: Models ``restore`` accepts (plus every registered pix2pix generator, see :func:`restoration_models`).
 MODELS = ("irae", "dncnn", "ffdnet", "unet", "arcnn")
-TASKS = ("denoise", "dejpeg", "inpaint")
+TASKS = ("denoise", "dejpeg", "inpaint", "derain", "dehaze")
+
+
+def restoration_models() -> tuple[str, ...]:
+    """Names ``restore`` accepts: IRAE, the baselines and the pix2pix generators (not the discriminator)."""
+    from invrestore.models.registry import MODELS as REGISTRY
+
+    gens = tuple(n for n, e in REGISTRY.items() if e.family == "pix2pix" and n != "pix2pix-patchgan")
+    return MODELS + gens
+
+
+class Pix2PixRestorer(nn.Module):
+    """A pix2pix generator used for restoration: [0, 1] in and out, padded to ``2^N`` and cropped back, with
+    pix2pix's train-mode inference unless ``eval_mode`` (see :func:`invrestore.models.pix2pix.model.restore`)."""
+
+    def __init__(self, generator: nn.Module, eval_mode: bool, task: str | None = None) -> None:
+        super().__init__()
+        self.generator, self.eval_mode, self.task = generator, eval_mode, task
+
+    def forward(self, x: Tensor) -> Tensor:
+        from invrestore.models.pix2pix.model import restore
+
+        out: Tensor = restore(self.generator, x, eval_mode=self.eval_mode)
+        return out
+
+
+def _generator_state(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """A pix2pix training checkpoint holds ``generator.*`` and ``discriminator.*``: keep the generator's."""
+    if any(k.startswith("generator.") for k in state):
+        return {k.removeprefix("generator."): v for k, v in state.items() if k.startswith("generator.")}
+    return state
 
 
 def _run_config(weights: Path) -> Path | None:
@@ -74,28 +105,43 @@ def load_restoration_model(model: str | None, weights: str | None, device: torch
     file = _weights_file(path)
     cfg_path = _run_config(path)
     net: nn.Module | None = None
+    pix2pix_task: str | None = None
+    eval_mode = False
     if cfg_path is not None:
         from invrestore.cli.train import load_task
 
         task = load_task(cfg_path)
-        name = str(getattr(getattr(task.config(), "model", None), "name", ""))
-        if model is not None and model != name:
-            raise ConfigError(f"'{weights}' was trained as '{name}' ({cfg_path}), not '{model}'")
-        net = task.build_model()
+        cfg = task.config()
+        if getattr(cfg, "family", None) == "pix2pix":
+            name = model or "pix2pix"
+            if model is not None and not model.startswith("pix2pix-"):
+                raise ConfigError(f"'{weights}' is a pix2pix run ({cfg_path}), not '{model}'")
+            net = task.build_model().generator
+            pix2pix_task, eval_mode = cfg.data.task, bool(cfg.eval_mode)
+        else:
+            name = str(getattr(getattr(cfg, "model", None), "name", ""))
+            if model is not None and model != name:
+                raise ConfigError(f"'{weights}' was trained as '{name}' ({cfg_path}), not '{model}'")
+            net = task.build_model()
     else:
         if model is None:
             raise ConfigError(f"'{weights}' has no run config.yaml beside it: pass --model NAME")
         name = model
-    if name not in MODELS:
-        raise ConfigError(f"'{name}' is not a restoration model; choose from {', '.join(MODELS)}")
+    allowed = restoration_models()
+    if name not in allowed and name != "pix2pix":
+        raise ConfigError(f"'{name}' is not a restoration model; choose from {', '.join(allowed)}")
     if net is None:
         net = create_model(name)
     state = load_weights(file)
+    if name.startswith("pix2pix"):
+        state = _generator_state(state)
     try:
         net.load_state_dict(state)
     except RuntimeError as e:
         first = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
         raise CheckpointError(f"'{file}' does not hold weights of this '{name}' model: {first}") from e
+    if name.startswith("pix2pix"):
+        net = Pix2PixRestorer(net, eval_mode, pix2pix_task)
     return name, net.to(device).eval()
 
 
@@ -141,6 +187,10 @@ def _check_options(
         raise ConfigError("ffdnet needs the noise level of the input: pass --sigma N (0–255 scale)")
     if degrade and task == "denoise" and sigma is None:
         raise ConfigError("--degrade --task denoise needs --sigma N (the noise to add)")
+    if name is not None and name.startswith("pix2pix") and task in ("dejpeg", "inpaint"):
+        raise ConfigError(f"pix2pix models restore derain, dehaze or denoise inputs, not --task {task}")
+    if name is not None and not name.startswith("pix2pix") and task in ("derain", "dehaze"):
+        raise ConfigError(f"--task {task} needs a pix2pix model (e.g. a run of configs/pix2pix/*.yaml)")
     if degrade and task == "dejpeg" and quality is None:
         raise ConfigError("--degrade --task dejpeg needs --quality Q (the JPEG quality factor)")
     if not degrade and task == "inpaint" and mask is None:
@@ -162,7 +212,7 @@ def _read_mask(path: str, h: int, w: int) -> Tensor:
 @click.option("--sigma", type=float, default=None, help="Noise σ (0–255): FFDNet's input; the noise of --degrade.")
 @click.option("--quality", type=int, default=None, help="JPEG quality factor of --degrade.")
 @click.option("--mask", type=click.Path(dir_okay=False), default=None, help="Inpainting mask (white = hole).")
-@click.option("--model", type=click.Choice(MODELS), default=None, help="Model (default: the run's config.yaml).")
+@click.option("--model", default=None, help="irae, dncnn, ffdnet, unet, arcnn or pix2pix-* (default: the run's).")
 @click.option("--weights", default=None, help="Weights file, checkpoint folder or run folder.")
 @click.option("-o", "--output", type=click.Path(file_okay=False), required=True, help="Output folder.")
 @click.option("--degrade", is_flag=True, help="Degrade clean inputs first, write them, print PSNR vs the input.")
@@ -181,13 +231,15 @@ def restore(
     seed: int,
     device: str,
 ) -> None:
-    """Restore degraded IMAGES (denoise, dejpeg, inpaint) with IRAE or a baseline into OUTPUT/<name>.png.
+    """Restore degraded IMAGES (denoise, dejpeg, inpaint; derain, dehaze with pix2pix) into OUTPUT/<name>.png.
 
-    With --degrade the IMAGES are clean: each is degraded first (seeded; AWGN of --sigma, JPEG at --quality, or
-    --mask / a random box hole), OUTPUT/<name>_degraded.png is written too, and the PSNR of the restored image
-    against the input is printed. Inpainting keeps the known pixels (the composite x̂·m + y·(1 − m)).
+    With --degrade the IMAGES are clean: each is degraded first (seeded; AWGN of --sigma, JPEG at --quality,
+    --mask / a random box hole, synthetic rain or haze), OUTPUT/<name>_degraded.png is written too, and the PSNR of
+    the restored image against the input is printed. Inpainting keeps the known pixels (the composite x̂·m + y·(1 − m)).
     """
     from invrestore.degradations import JPEG, GaussianNoise, Inpainting
+    from invrestore.degradations.haze import Haze
+    from invrestore.degradations.rain import Rain
     from invrestore.io import image_size, read_image, write_image
     from invrestore.metrics import psnr
 
@@ -204,8 +256,14 @@ def restore(
             h, w = image_size(p)
             _read_mask(mask, h, w)
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else torch.device(device)
+    if model is not None and model not in restoration_models():
+        raise ConfigError(f"'{model}' is not a restoration model; choose from {', '.join(restoration_models())}")
     name, net = load_restoration_model(model, weights, dev)
     _check_options(task, name, sigma, quality, mask, degrade)
+    trained_for = getattr(net, "task", None)
+    if trained_for is not None and trained_for != task:
+        raise ConfigError(f"'{weights}' was trained to {trained_for}, not to {task}: pass --task {trained_for}")
+    torch.manual_seed(seed)  # pix2pix's train-mode inference keeps dropout on: make it reproducible
     out_dir = Path(output)
     out_dir.mkdir(parents=True, exist_ok=True)
     scores: list[float] = []
@@ -222,6 +280,10 @@ def restore(
             elif task == "dejpeg":
                 assert quality is not None
                 y = JPEG(quality)(x, g)
+            elif task == "derain":
+                y = Rain()(x.expand(3, -1, -1), g).clamp(0, 1)[:c] if c == 1 else Rain()(x, g).clamp(0, 1)
+            elif task == "dehaze":
+                y = Haze()(x.expand(3, -1, -1), g).clamp(0, 1)[:c] if c == 1 else Haze()(x, g).clamp(0, 1)
             else:
                 if m is None:
                     m = Inpainting("center").mask(x, g)
