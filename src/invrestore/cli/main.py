@@ -43,6 +43,7 @@ def _register() -> None:
     from invrestore.cli.data import data
     from invrestore.cli.demo import demo
     from invrestore.cli.eval import eval_cmd
+    from invrestore.cli.fid import fid
     from invrestore.cli.probe import probe
     from invrestore.cli.rescale import colorize, decolorize, downscale, upscale
     from invrestore.cli.restore import restore
@@ -63,7 +64,7 @@ def _register() -> None:
     cli.add_command(eval_bpd)
     cli.add_command(sample)
     cli.add_command(restore)
-    for cmd in (pack, unpack, bench):
+    for cmd in (pack, unpack, bench, fid):
         cli.add_command(cmd)
 
 
