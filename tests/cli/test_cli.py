@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -225,3 +226,27 @@ def test_probe_reports_exact_reconstruction_for_an_invertible_model(tmp_path: Pa
     )  # fmt: skip
     assert code == 0, out
     assert json.loads((tmp_path / "p.json").read_text())["psnr"] >= 60
+
+
+@pytest.mark.slow
+def test_torchrun_with_two_cpu_processes_trains_a_pix2pix_gan_in_sync(data_root: Path, tmp_path: Path) -> None:
+    import os
+
+    cfg = tmp_path / "p2p.yaml"
+    cfg.write_text(
+        "family: pix2pix\n"
+        "generator: {arch: unet, depth: 3, ngf: 8}\n"
+        "discriminator: {ndf: 8, n_layers: 1}\n"
+        "crop_size: 16\n"
+        f"data: {{train_sets: [], train_folders: [{data_root / 'eval' / 'Set5'}], task: derain, val_set: null}}\n"
+        "train: {steps: 4, batch_size: 4, log_every: 1, val_every: 0, ckpt_every: 4}\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "invrestore",
+         "train", str(cfg), "--run-dir", str(tmp_path / "run"), "--no-progress"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "parameters identical on all 2 ranks" in res.stdout
+    recs = [json.loads(ln) for ln in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert len(recs) == 4 and all(math.isfinite(r["d"]) and math.isfinite(r["g"]) for r in recs)  # D and G logged

@@ -28,6 +28,7 @@ from invrestore.io import read_image_uint
 
 __all__ = [
     "JPEG_TASKS",
+    "RESTORATION_DATASETS",
     "CenterCropResize",
     "DegradationSpec",
     "Degraded",
@@ -36,6 +37,7 @@ __all__ = [
     "degrade_batch_with_sigma",
     "dequantize",
     "make_degradation",
+    "restoration_images",
     "restoration_train_set",
     "validate_restoration",
 ]
@@ -67,6 +69,15 @@ class RestorationDataConfig:
         val_set: registered dataset for validation (``None``: use ``val_folders``; both empty: no validation).
         val_folders: validation image folders.
         val_limit: validate on the first N images only (0 = all).
+        dataset: a named external dataset used *instead of* ``train_sets``/``train_folders`` (training: its train
+            split) and ``val_set``/``val_folders`` (validation: its test split): ``"celeba"`` (train partition /
+            the *valid* partition, IRAE's test set), ``"flowers"`` (``tstid`` / ``trnid+valid``, IRAE's swap) or
+            ``"cub"`` (official train / test). See :mod:`invrestore.data.external` and ``docs/data.md``.
+        dataset_root: the folder holding that dataset (``None``: the data root, see ``root``).
+        dataset_transform: its preprocessing, a name of :data:`invrestore.data.external.TRANSFORMS` (``None``: the
+            paper's, CelebA ``irae-celeba-64``, Flowers ``irae-flowers-128``, CUB ``irae-cub-128``; CelebA
+            inpainting: ``irae-celeba-256``). ``center_crop``/``resize`` must stay at their defaults with a dataset.
+        dataset_val_split: ``"test"`` (validate on the test split) or ``None`` (no validation).
     """
 
     root: str | None = None
@@ -88,6 +99,10 @@ class RestorationDataConfig:
     val_set: str | None = None
     val_folders: tuple[str, ...] = ()
     val_limit: int = 0
+    dataset: str | None = None
+    dataset_root: str | None = None
+    dataset_transform: str | None = None
+    dataset_val_split: str | None = "test"
 
     #: the tasks a family accepts (subclasses narrow it)
     tasks: ClassVar[tuple[str, ...]] = ("denoise", "jpeg", "dejpeg", "inpaint")
@@ -97,7 +112,43 @@ class RestorationDataConfig:
             raise ConfigError(f"data.task must be one of {self.tasks}, got {self.task!r}")
         if not 0 <= self.dequantize_bits <= 8:
             raise ConfigError(f"data.dequantize_bits must be in 0..8, got {self.dequantize_bits}")
+        if self.dataset is not None:
+            self._check_dataset()
 
+    def _check_dataset(self) -> None:
+        from invrestore.data.external import TRANSFORMS
+
+        if self.dataset not in RESTORATION_DATASETS:
+            raise ConfigError(f"data.dataset must be one of {tuple(RESTORATION_DATASETS)}, got {self.dataset!r}")
+        if self.dataset_transform is not None and self.dataset_transform not in TRANSFORMS:
+            known = tuple(TRANSFORMS)
+            raise ConfigError(f"data.dataset_transform must be one of {known}, got {self.dataset_transform!r}")
+        if self.dataset_val_split not in (None, "test"):
+            raise ConfigError(f"data.dataset_val_split must be 'test' or null, got {self.dataset_val_split!r}")
+        clashes = [
+            name
+            for name, value, default in (
+                ("train_folders", self.train_folders, ()),
+                ("val_set", self.val_set, None),
+                ("val_folders", self.val_folders, ()),
+                ("center_crop", self.center_crop, 148),
+                ("resize", self.resize, 64),
+            )
+            if value != default
+        ]
+        if clashes:
+            raise ConfigError(
+                f"data.{', data.'.join(clashes)} do(es) not apply with data.dataset={self.dataset!r} (it sets the "
+                "images, their split and preprocessing; choose the preprocessing with data.dataset_transform)"
+            )
+
+
+#: IRAE's named datasets: ``name -> (loader split for training, loader split for testing, default transform)``.
+RESTORATION_DATASETS: dict[str, tuple[str, str, str]] = {
+    "celeba": ("train", "valid", "irae-celeba-64"),
+    "flowers": ("train", "test", "irae-flowers-128"),
+    "cub": ("train", "test", "irae-cub-128"),
+}
 
 #: Task names that mean JPEG artefact removal (IRAE's configs say ``"jpeg"``, the baselines' ``"dejpeg"``).
 JPEG_TASKS = ("jpeg", "dejpeg")
@@ -223,11 +274,28 @@ def degrade_batch(x: Tensor, spec: DegradationSpec, generator: torch.Generator |
     return d.y, d.mask
 
 
+def restoration_images(d: Any, split: str, cache: bool = False) -> Any:
+    """The images of ``d.dataset`` (a :data:`RESTORATION_DATASETS` name) for ``split`` ``"train"`` or ``"test"``,
+    preprocessed with ``d.dataset_transform`` (default: the paper's), as a
+    :class:`~invrestore.data.external.TransformedImages`.
+
+    Raises:
+        DatasetNotFoundError: the dataset is missing under ``d.dataset_root`` (or the data root).
+    """
+    from invrestore.data.external import image_dataset
+    from invrestore.data.registry import resolve_data_root
+
+    train_split, test_split, default_transform = RESTORATION_DATASETS[d.dataset]
+    root = d.dataset_root if d.dataset_root is not None else resolve_data_root(d.root)
+    transform = d.dataset_transform or default_transform
+    return image_dataset(d.dataset, root, train_split if split == "train" else test_split, transform, cache=cache)
+
+
 def restoration_train_set(d: Any, seed: int) -> Any:
     """The training set of a restoration family: clean crops (the degradation is applied in the step).
 
     ``d`` is the family's data config (fields ``train_sets, train_folders, root, center_crop, resize, crop_size,
-    augment, repeat``).
+    augment, repeat``, and ``dataset`` etc. for a named external dataset, :func:`restoration_images`).
 
     Raises:
         DatasetNotFoundError: no training images.
@@ -235,8 +303,12 @@ def restoration_train_set(d: Any, seed: int) -> Any:
     from invrestore.data.datasets import PairedDataset
     from invrestore.data.registry import training_files
 
-    files = training_files(d.train_sets, d.train_folders, d.root)
-    images = CenterCropResize(files, d.center_crop, d.resize, cache=True)
+    images: ImageFolder
+    if getattr(d, "dataset", None):
+        images = restoration_images(d, "train", cache=True)
+    else:
+        files = training_files(d.train_sets, d.train_folders, d.root)
+        images = CenterCropResize(files, d.center_crop, d.resize, cache=True)
     return PairedDataset(
         images, d.crop_size, _identity_degradation, where="crop", augment=d.augment, seed=seed, repeat=d.repeat
     )
@@ -257,14 +329,21 @@ def validate_restoration(restore: Callable[[Degraded], Tensor], d: Any, seed: in
     from invrestore.data.registry import training_files
     from invrestore.metrics import psnr, ssim
 
-    if not d.val_set and not d.val_folders:
-        return {}
-    files = training_files((d.val_set,) if d.val_set else (), d.val_folders, d.root)
-    if d.val_limit:
-        files = files[: d.val_limit]
-    images = CenterCropResize(files, d.center_crop, d.resize)
+    images: ImageFolder
+    if getattr(d, "dataset", None):
+        if d.dataset_val_split is None:
+            return {}
+        images = restoration_images(d, "test")
+    else:
+        if not d.val_set and not d.val_folders:
+            return {}
+        files = training_files((d.val_set,) if d.val_set else (), d.val_folders, d.root)
+        if d.val_limit:
+            files = files[: d.val_limit]
+        images = CenterCropResize(files, d.center_crop, d.resize)
+    n = min(len(images), d.val_limit) if d.val_limit else len(images)
     scores: dict[str, list[float]] = {"psnr": [], "ssim": []}
-    for i in range(len(images)):
+    for i in range(n):
         g = sample_generator(seed, 0, i)
         x = images.load(i).unsqueeze(0)
         if d.dequantize_bits:

@@ -49,6 +49,12 @@ class Task(Protocol):
     optimiser ``"main"`` over all trainable parameters with ``train.optim``). The loop back-propagates the sum of
     the losses once and steps every optimiser; an optimiser whose parameters received no gradient (e.g. a generator
     during a discriminator-only warm-up) is skipped by torch.
+
+    Distributed runs wrap the model in DistributedDataParallel, whose gradient hooks only fire for computations
+    that go through the wrapper's ``forward``. A task whose step calls sub-networks directly (a GAN calling G and D,
+    ``torch.func.functional_call``) sets the class attribute ``sync_gradients = "allreduce"`` instead: the loop then
+    averages every gradient across ranks after the backward pass and broadcasts rank 0's buffers (BatchNorm
+    statistics) after each step, which is what DDP does, without the wrapper.
     """
 
     name: str
@@ -147,6 +153,27 @@ def _check_ranks_in_sync(model: nn.Module) -> None:
     dist.all_gather(gathered, sums)
     if not all(torch.equal(gathered[0], g) for g in gathered):
         raise RuntimeError("DistributedDataParallel ranks hold different parameters after training")
+
+
+def _allreduce_gradients(model: nn.Module, world: int) -> None:
+    """Average the gradients of ``model`` across ranks (one flat all-reduce). Parameters without a gradient keep
+    none: every rank runs the same step, so they agree on which those are, and torch skips them in ``step``."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= world
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset : offset + g.numel()].view_as(g))
+        offset += g.numel()
+
+
+def _broadcast_buffers(model: nn.Module) -> None:
+    """Give every rank rank 0's buffers (BatchNorm running statistics), as DDP's ``broadcast_buffers`` does."""
+    for b in model.buffers():
+        dist.broadcast(b, src=0)
 
 
 def _make_optimizer(params: list[torch.nn.Parameter], o: OptimConfig) -> torch.optim.Optimizer:
@@ -325,8 +352,11 @@ def fit(
             _truncate_log(log_path, step)
 
     net: nn.Module = model
-    if world > 1:
+    allreduce = world > 1 and getattr(task, "sync_gradients", "ddp") == "allreduce"
+    if world > 1 and not allreduce:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+    elif allreduce:
+        _broadcast_buffers(model)  # same start everywhere (the parameters are equal by the seeded init)
 
     dataset = task.train_dataset()
     n = len(dataset)  # type: ignore[arg-type]
@@ -384,6 +414,8 @@ def fit(
         for opt in optimizers.values():
             opt.zero_grad(set_to_none=True)
         loss.backward()
+        if allreduce:
+            _allreduce_gradients(model, world)
         for name, opt in optimizers.items():
             clip = ocfgs[name].grad_clip
             if clip > 0:
@@ -392,6 +424,8 @@ def fit(
             opt.step()
             if ocfgs[name].schedule != "plateau":
                 schedulers[name].step()
+        if allreduce:
+            _broadcast_buffers(model)
         step += 1
         for k, v in metrics.items():
             running[k] = running.get(k, 0.0) + float(v)

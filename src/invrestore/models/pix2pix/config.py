@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from invrestore.errors import ConfigError
 from invrestore.train.config import TrainConfig
 
 __all__ = [
+    "PAIRED_SETS",
     "PAPER_FINAL",
     "DiscriminatorConfig",
     "GANLossConfig",
@@ -90,9 +92,14 @@ class Pix2PixOptimConfig:
     epoch_count: int = 1
 
 
+#: Real paired datasets (``specs/restoration_vae.md`` §2.3 Table IV) for ``data.paired``, plus ``"folders"``.
+PAIRED_SETS = ("sidd", "reside", "rain800", "rain1200", "raincityscapes", "outdoorrain", "folders")
+
+
 @dataclass(frozen=True)
 class Pix2PixDataConfig:
-    """Paired data made on the fly from clean images (the paper's synthetic tasks).
+    """Training/validation pairs: made on the fly from clean images (the paper's synthetic tasks), or a real paired
+    dataset (``paired``).
 
     Attributes:
         root: data root (``None``: ``$INVRESTORE_DATA`` or the default).
@@ -101,6 +108,18 @@ class Pix2PixDataConfig:
             (:class:`~invrestore.degradations.haze.Haze`) or ``"denoise"`` (AWGN at ``sigma``).
         sigma: AWGN level (0–255 scale) for ``denoise``.
         val_set / val_limit: registered dataset for validation (PSNR/SSIM of full restored images).
+        paired: a real paired dataset of :data:`PAIRED_SETS` used *instead of* ``train_sets``/``train_folders``/
+            ``task``/``val_set``: training on its train split (random ``crop_size`` crops at native resolution),
+            validation on its test split (full images, first ``val_limit``). ``"folders"`` pairs ``degraded_dir``
+            with ``clean_dir`` (validation: ``val_degraded_dir`` with ``val_clean_dir``, if given). See
+            :mod:`invrestore.data.external` and ``docs/data.md`` for the expected layouts and splits.
+        paired_root: the folder holding that dataset (``None``: the data root).
+        degraded_dir, clean_dir, val_degraded_dir, val_clean_dir: the folders of ``paired="folders"``.
+        match: how ``"folders"`` pairs files: ``"stem"`` (same name) or ``"prefix"`` (``1400_1`` → ``1400``).
+        degraded_half: Rain800/Rain1200 only: which half of the side-by-side images is the rainy one
+            (``None``: the dataset's, Rain800 ``"right"``, Rain1200 ``"left"``).
+        flip: random horizontal flips of the training pairs (pix2pix's default).
+        split_seed: OutdoorRain: seed of the 8:2 split of its 9,000 training images.
     """
 
     root: str | None = None
@@ -110,6 +129,34 @@ class Pix2PixDataConfig:
     sigma: float = 25.0
     val_set: str | None = "Set5"
     val_limit: int = 0
+    paired: str | None = None
+    paired_root: str | None = None
+    degraded_dir: str | None = None
+    clean_dir: str | None = None
+    val_degraded_dir: str | None = None
+    val_clean_dir: str | None = None
+    match: str = "stem"
+    degraded_half: str | None = None
+    flip: bool = True
+    split_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.paired is None:
+            return
+        if self.paired not in PAIRED_SETS:
+            raise ConfigError(f"data.paired must be one of {PAIRED_SETS}, got {self.paired!r}")
+        if self.match not in ("stem", "prefix"):
+            raise ConfigError(f"data.match must be 'stem' or 'prefix', got {self.match!r}")
+        if self.degraded_half is not None:
+            if self.paired not in ("rain800", "rain1200"):
+                raise ConfigError("data.degraded_half applies to data.paired = rain800 or rain1200 only")
+            if self.degraded_half not in ("left", "right"):
+                raise ConfigError(f"data.degraded_half must be 'left' or 'right', got {self.degraded_half!r}")
+        if self.paired == "folders":
+            if not self.degraded_dir or not self.clean_dir:
+                raise ConfigError("data.paired = folders needs data.degraded_dir and data.clean_dir")
+            if bool(self.val_degraded_dir) != bool(self.val_clean_dir):
+                raise ConfigError("data.val_degraded_dir and data.val_clean_dir go together")
 
 
 @dataclass(frozen=True)

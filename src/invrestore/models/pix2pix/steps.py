@@ -169,6 +169,7 @@ class Pix2PixTask:
     """
 
     best_metric = "psnr"
+    sync_gradients = "allreduce"  # the step calls G and D directly: the loop all-reduces gradients, no DDP wrapper
 
     def __init__(self, cfg: Pix2PixConfig) -> None:
         self.cfg = cfg
@@ -186,12 +187,6 @@ class Pix2PixTask:
         return self.cfg
 
     def build_model(self) -> nn.Module:
-        import os
-
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            # the step calls G and D directly (not through the DDP wrapper's forward), so gradients would not be
-            # synchronised across processes
-            raise ConfigError("pix2pix training runs in a single process (no DistributedDataParallel support yet)")
         return build_pix2pix(self.cfg)
 
     def param_groups(self, model: nn.Module) -> dict[str, list[nn.Parameter]]:
@@ -227,10 +222,35 @@ class Pix2PixTask:
             return lambda x, g: noise(x, g).clamp(0, 1)
         raise ConfigError(f"data.task must be derain, dehaze or denoise, not {d.task!r}")
 
+    def paired_split(self, split: str, train: bool) -> Any:
+        """The real paired dataset of ``data.paired`` for ``split`` (``None`` for ``folders`` without validation
+        folders); training sets get random ``crop_size`` crops and (``data.flip``) horizontal flips."""
+        from invrestore.data import PairedFolders, paired_dataset, resolve_data_root
+
+        d = self.cfg.data
+        opts: dict[str, Any] = {"seed": self.train.seed}
+        if train:
+            opts.update(crop_size=self.cfg.crop_size, flip=d.flip)
+        if d.paired == "folders":
+            dirs = (d.degraded_dir, d.clean_dir) if split == "train" else (d.val_degraded_dir, d.val_clean_dir)
+            if not dirs[0] or not dirs[1]:
+                return None
+            match: Any = d.match
+            return PairedFolders(dirs[0], dirs[1], match=match, name="paired folders", split=split, **opts)
+        assert d.paired is not None
+        if d.paired in ("rain800", "rain1200") and d.degraded_half is not None:
+            opts["degraded_half"] = d.degraded_half
+        if d.paired == "outdoorrain":
+            opts["split_seed"] = d.split_seed
+        root = d.paired_root if d.paired_root is not None else resolve_data_root(d.root)
+        return paired_dataset(d.paired, root, split, **opts)
+
     def train_dataset(self) -> Any:
         from invrestore.data import ImageFolder, PairedDataset, training_files
 
         d = self.cfg.data
+        if d.paired is not None:
+            return self.paired_split("train", train=True)
         files = training_files(d.train_sets, d.train_folders, d.root, min_size=self.cfg.crop_size)
         images = ImageFolder(files, mode="rgb", cache=True)
         return PairedDataset(images, self.cfg.crop_size, self.degradation(), where="crop", seed=self.train.seed)
@@ -246,6 +266,8 @@ class Pix2PixTask:
         from invrestore.models.pix2pix.model import restore
 
         d = self.cfg.data
+        if d.paired is not None:
+            return self._validate_paired(model, device)
         if d.val_set is None:
             return {}
         files = list(resolve_dataset(d.val_set, d.root).files)[: d.val_limit or None]
@@ -259,3 +281,21 @@ class Pix2PixTask:
             p.append(float(psnr(x_hat, x)))
             s.append(float(ssim(x_hat, x)))
         return {"psnr": sum(p) / len(p), "ssim": sum(s) / len(s)}
+
+    def _validate_paired(self, model: nn.Module, device: torch.device) -> dict[str, float]:
+        """Mean PSNR/SSIM of the restored full images of the paired test split (first ``val_limit``)."""
+        from invrestore.metrics import psnr, ssim
+        from invrestore.models.pix2pix.model import restore
+
+        ds = self.paired_split("test", train=False)
+        if ds is None:
+            return {}
+        n = min(ds.num_pairs(), self.cfg.data.val_limit) if self.cfg.data.val_limit else ds.num_pairs()
+        p, s = [], []
+        for i in range(n):
+            item = ds[i]
+            x, x_lq = item["x"].to(device), item["x_lq"].to(device)
+            x_hat = restore(_unwrap(model).generator, x_lq, eval_mode=self.cfg.eval_mode).clamp(0, 1)
+            p.append(float(psnr(x_hat, x)))
+            s.append(float(ssim(x_hat, x)))
+        return {"psnr": sum(p) / len(p), "ssim": sum(s) / len(s)} if p else {}

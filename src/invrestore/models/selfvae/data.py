@@ -1,4 +1,5 @@
-"""CIFAR-10 loading for the selfVAE family (official python pickles or an ``.npz``), as ``(N, 3, 32, 32)`` uint8.
+"""Image loading for the selfVAE family as uint8 ``(N, 3, S, S)``: CIFAR-10 (official python pickles or an
+``.npz``, 32×32), CelebA and Imagenette64 (image folders the user downloads, 64×64 by default).
 
 Sources:
 
@@ -6,21 +7,44 @@ Sources:
   with ``b"data"`` ``(N, 3072)`` uint8 in CHW order and ``b"labels"``);
 - an ``.npz`` with ``x_train``, ``y_train``, ``x_test``, ``y_test`` (uint8 NHWC images, integer labels).
 
+CelebA and Imagenette64 (``specs/restoration_vae.md`` §3.7, loaders of :mod:`invrestore.data.external`):
+
+- :func:`load_celeba`: srVAE's ``crop(top 40, left 15, 148×148) → Resize(S)`` (Pillow bilinear, as torchvision
+  on PIL images), no augmentation; ``train`` = the official train partition, ``test`` = the official test partition.
+- :func:`load_imagenette64`: ``imagenette2-160`` resized to ``S×S`` (aspect not preserved); ``test`` = its ``val``.
+
+Decoding the 162,770 CelebA training images takes minutes, so both accept a ``cache_dir`` where the stacked uint8
+array is kept as ``.npy`` (written atomically; delete it after changing the data).
+
 Images stay uint8 here (the I/O edge); :func:`to_unit` gives the model input ``x ∈ {0, 1/255, …, 1}`` with no
-dequantisation. The official split uses a random 15% of the train split for validation (:func:`train_val_split`).
+dequantisation. The official split uses a random 15% of the train split for validation (:func:`train_val_split`,
+which applies to every dataset here).
 """
 
 from __future__ import annotations
 
 import pickle
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["load_cifar10", "to_unit", "train_val_split"]
+from invrestore.io import atomic_write
+
+if TYPE_CHECKING:
+    from invrestore.data.external import TransformedImages
+
+__all__ = [
+    "EXTERNAL_DATASETS",
+    "load_celeba",
+    "load_cifar10",
+    "load_external",
+    "load_imagenette64",
+    "to_unit",
+    "train_val_split",
+]
 
 Split = Literal["train", "test"]
 
@@ -78,3 +102,93 @@ def train_val_split(n: int, fraction: float = 0.15, seed: int = 0) -> tuple[Tens
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     k = round(fraction * n)
     return perm[k:], perm[:k]
+
+
+def _stacked(ds: TransformedImages, cache_dir: str | Path | None, key: str) -> Tensor:
+    """``ds`` as uint8 ``(N, 3, S, S)``, through ``cache_dir/key.npy`` when given."""
+    if cache_dir is None:
+        return ds.stack_uint8()
+    path = Path(cache_dir).expanduser() / f"{key}.npy"
+    if path.is_file():
+        arr = np.load(path)
+        if arr.dtype == np.uint8 and arr.ndim == 4 and arr.shape[0] == len(ds):
+            return torch.from_numpy(arr)
+    x = ds.stack_uint8()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as fh:
+        np.save(fh, x.numpy())
+    return x
+
+
+def load_celeba(
+    root: str | Path | None = None,
+    split: Split = "train",
+    size: int = 64,
+    cache_dir: str | Path | None = None,
+) -> Tensor:
+    """CelebA for selfVAE: uint8 ``(N, 3, size, size)`` with srVAE's crop (top 40, left 15, 148×148) → Resize.
+
+    Args:
+        root: the CelebA folder (``img_align_celeba/`` + ``list_eval_partition.txt``); ``None`` = the data root.
+        split: ``"train"`` (official partition 0, 162,770) or ``"test"`` (partition 2, 19,962).
+
+    Raises:
+        DatasetNotFoundError: missing or empty copy.
+    """
+    from invrestore.data.external import CelebA, selfvae_celeba_transform
+
+    if split not in ("train", "test"):
+        raise ValueError(f"unknown split {split!r}")
+    ds = CelebA(root, split, transform=selfvae_celeba_transform(size))
+    return _stacked(ds, cache_dir, f"celeba_selfvae_{split}_{size}_{len(ds)}")
+
+
+def load_imagenette64(
+    root: str | Path | None = None,
+    split: Split = "train",
+    size: int = 64,
+    cache_dir: str | Path | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Imagenette64: ``imagenette2-160`` resized to ``size×size`` (aspect not preserved).
+
+    Args:
+        root: the ``imagenette2-160`` folder (``train/<wnid>/``, ``val/<wnid>/``); ``None`` = the data root.
+        split: ``"train"`` (9,469) or ``"test"`` (the ``val`` folder, 3,925).
+
+    Returns:
+        ``(images (N, 3, size, size) uint8, labels (N,) int64)`` (labels index the sorted wnids).
+    """
+    from invrestore.data.external import CropResize, Imagenette
+
+    if split not in ("train", "test"):
+        raise ValueError(f"unknown split {split!r}")
+    ds = Imagenette(root, split, transform=CropResize(size=(size, size)))
+    x = _stacked(ds, cache_dir, f"imagenette_{ds.split}_{size}_{len(ds)}")
+    return x, torch.tensor(ds.labels, dtype=torch.int64)
+
+
+#: Dataset names :func:`load_external` knows (case-insensitive), beside CIFAR-10.
+EXTERNAL_DATASETS = ("CelebA", "Imagenette64")
+
+
+def load_external(
+    dataset: str,
+    split: Split,
+    root: str | Path | None = None,
+    size: int = 64,
+    cache_dir: str | Path | None = None,
+) -> Tensor:
+    """uint8 images ``(N, 3, size, size)`` of ``"CelebA"`` or ``"Imagenette64"`` (see :data:`EXTERNAL_DATASETS`).
+
+    The counterpart of :func:`load_cifar10` for the 64×64 datasets; the random 15% validation subset is taken from
+    the ``"train"`` images with :func:`train_val_split`, as for CIFAR-10.
+
+    Raises:
+        ValueError: unknown dataset. DatasetNotFoundError: missing copy.
+    """
+    key = dataset.lower()
+    if key == "celeba":
+        return load_celeba(root, split, size, cache_dir)
+    if key in ("imagenette64", "imagenette"):
+        return load_imagenette64(root, split, size, cache_dir)[0]
+    raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(EXTERNAL_DATASETS)}")

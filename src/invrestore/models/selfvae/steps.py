@@ -61,7 +61,8 @@ def load_split(
     val_fraction: float = 0.15,
     split_seed: int = 0,
 ) -> Tensor:
-    """uint8 images ``(N, 3, 32, 32)`` of ``split``: ``"train"`` (minus the held-out fraction), ``"val"`` (the
+    """uint8 images ``(N, 3, S, S)`` of ``split`` (S = 32 for CIFAR-10, 64 for ``CelebA`` / ``Imagenette64``):
+    ``"train"`` (minus the held-out fraction), ``"val"`` (the
     held-out random ``val_fraction`` of the training split, official 15%), ``"test"`` (official test split) or
     ``"train-full"`` (the whole training split).
 
@@ -70,11 +71,16 @@ def load_split(
     """
     if split not in ("train", "val", "test", "train-full"):
         raise ConfigError(f"unknown split {split!r} (train, val, test, train-full)")
-    path = resolve_cifar_path(dataset, root)
-    try:
-        images = load_cifar10(path, "test" if split == "test" else "train")[0]
-    except (FileNotFoundError, KeyError, ValueError) as e:
-        raise DatasetNotFoundError(f"cannot read CIFAR-10 images from '{path}': {e}") from e
+    if dataset.lower() in ("celeba", "imagenette64", "imagenette"):
+        from invrestore.models.selfvae.data import load_external
+
+        images = load_external(dataset, "test" if split == "test" else "train", root)
+    else:
+        path = resolve_cifar_path(dataset, root)
+        try:
+            images = load_cifar10(path, "test" if split == "test" else "train")[0]
+        except (FileNotFoundError, KeyError, ValueError) as e:
+            raise DatasetNotFoundError(f"cannot read CIFAR-10 images from '{path}': {e}") from e
     if split in ("test", "train-full"):
         return images
     train_idx, val_idx = train_val_split(images.shape[0], val_fraction, split_seed)
@@ -210,8 +216,12 @@ class SelfVAETask:
             raise ConfigError(f"'{name}' is not a selfVAE-family model; available: {', '.join(known)}")
         model = create_model(name, **self.cfg.model.overrides)
         size = getattr(model, "image_size", None)
-        if size != 32:
-            raise ConfigError(f"'{name}' models {size}×{size} images; CIFAR-10 needs a 32×32 model")
+        want = 64 if self.cfg.data.dataset.lower() in ("celeba", "imagenette64", "imagenette") else 32
+        if size != want:
+            raise ConfigError(
+                f"'{name}' models {size}×{size} images; {self.cfg.data.dataset} needs a {want}×{want} model"
+                + (" (e.g. vae-64)" if want == 64 else "")
+            )
         return model
 
     def _split(self, split: str) -> Tensor:
