@@ -101,3 +101,31 @@ def test_one_line_errors(setup: tuple[Path, Path], tmp_path: Path) -> None:
              str(root))
     )  # fmt: skip
     assert not (tmp_path / "x.png").exists()
+
+
+def test_eval_with_a_selfvae_model_reports_the_same_bpd_as_eval_bpd(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    root, weights = setup
+    common = ["--model", "vae-small", "--weights", str(weights), "--dataset", "CIFAR-10-partial"]
+    common += ["--data-root", str(root), "--iw-samples", "8", "--seed", "3"]
+    code, out = run("eval", *common, "--json", str(tmp_path / "a.json"))
+    assert code == 0, out
+    assert "ELBO bpd" in out and "IW-NLL bpd" in out
+    code, out = run("eval-bpd", *common, "--json", str(tmp_path / "b.json"))
+    assert code == 0, out
+    a, b = (json.loads((tmp_path / f"{k}.json").read_text()) for k in "ab")
+    assert a["iw_bpd"] == b["iw_bpd"] and a["elbo_bpd"] == b["elbo_bpd"] and a["num_images"] == 5
+    _one_error_line(*run("eval", *common, "--scale", "2"))  # bpd, not rescaling
+    _one_error_line(*run("eval", "--method", "bicubic", "--dataset", "Set5"))  # rescaling needs --scale
+
+
+def test_sample_writes_each_sample_to_a_folder_for_fid(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    _, weights = setup
+    args = ["sample", "--model", "vae-small", "--weights", str(weights), "-n", "5", "--seed", "3", "--batch-size", "2"]
+    code, out = run(*args, "-o", str(tmp_path / "grid.png"), "--images", str(tmp_path / "s"))
+    assert code == 0, out
+    files = sorted((tmp_path / "s").glob("*.png"))
+    assert [f.name for f in files] == [f"sample_{i:05d}.png" for i in range(5)]
+    grid = read_image(tmp_path / "grid.png")
+    for i, f in enumerate(files):  # the grid tiles are the written samples
+        r, k = divmod(i, 3)
+        assert torch.equal(read_image(f), grid[:, 2 + r * 34 : 2 + r * 34 + 32, 2 + k * 34 : 2 + k * 34 + 32])

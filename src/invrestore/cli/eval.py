@@ -69,7 +69,7 @@ def build_method(
 @click.option("--method", type=str, default=None, help="Classical method: bicubic.")
 @click.option("--model", type=str, default=None, help="Registered model name, e.g. irn-x4.")
 @click.option("--weights", type=click.Path(dir_okay=False), default=None, help="Weights file (else shipped weights).")
-@click.option("--scale", type=int, required=True, help="Integer scale factor.")
+@click.option("--scale", type=int, default=None, help="Integer scale factor (rescaling models and methods).")
 @click.option("--dataset", "datasets", type=str, multiple=True, required=True, help="Registered dataset (repeatable).")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None, help="Data root (else $INVRESTORE_DATA).")
 @click.option(
@@ -85,11 +85,14 @@ def build_method(
 @click.option("--seed", type=int, default=0, help="Seed of the z draws.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write results as JSON.")
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None, help="Write per-image rows as CSV.")
+@click.option("--iw-samples", type=click.IntRange(min=1), default=512, show_default=True, help="selfVAE: samples K.")
+@click.pass_context
 def eval_cmd(
+    ctx: click.Context,
     method: str | None,
     model: str | None,
     weights: str | None,
-    scale: int,
+    scale: int | None,
     datasets: tuple[str, ...],
     data_root: str | None,
     protocol: str | None,
@@ -100,15 +103,33 @@ def eval_cmd(
     seed: int,
     json_out: str | None,
     csv_out: str | None,
+    iw_samples: int,
 ) -> None:
-    """Evaluate a rescaling method (downscale, then upscale) with PSNR/SSIM on Y and RGB.
+    """Evaluate a rescaling method (downscale, then upscale) with PSNR/SSIM on Y and RGB, or a VAE/selfVAE with
+    bits per dimension (ELBO and importance-weighted NLL; the same as `invrestore eval-bpd`).
 
-    Example: invrestore eval --method bicubic --scale 4 --dataset Set5 --protocol vdsr
+    Examples: invrestore eval --method bicubic --scale 4 --dataset Set5 --protocol vdsr;
+    invrestore eval --model selfvae-downscale-small --weights runs/svae/best --dataset CIFAR-10-partial
     """
     from invrestore.data import ImageFolder, resolve_dataset
     from invrestore.evaluation import evaluate_dataset, get_protocol
     from invrestore.evaluation.paper import paper_result
+    from invrestore.models.registry import MODELS
 
+    if model is not None and model in MODELS and MODELS[model].family == "selfvae":
+        from invrestore.cli.vae import eval_bpd
+
+        if len(datasets) != 1:
+            raise ConfigError("selfVAE evaluation takes one --dataset (e.g. CIFAR-10, CIFAR-10-partial, CelebA)")
+        if scale is not None or csv_out is not None:
+            raise ConfigError("--scale and --csv apply to rescaling models; a selfVAE is scored in bits per dimension")
+        ctx.invoke(
+            eval_bpd, model=model, weights=weights, dataset=datasets[0], data_root=data_root, seed=seed,
+            json_out=json_out, iw_samples=iw_samples,
+        )  # fmt: skip
+        return
+    if scale is None:
+        raise ConfigError("--scale is required for rescaling (e.g. --scale 4)")
     if scale < 1:
         raise ConfigError(f"--scale must be a positive integer, got {scale}")
     if z_samples < 1:

@@ -168,6 +168,14 @@ def eval_bpd(
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the samples.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, ...")
+@click.option(
+    "--images",
+    "images_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Also write every sample as DIR/sample_00000.png (e.g. for `invrestore fid REAL DIR`).",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="Samples per forward.")
 def sample(
     model: str,
     weights: str | None,
@@ -177,16 +185,35 @@ def sample(
     pixel_mode: str,
     seed: int,
     device: str,
+    images_dir: str | None,
+    batch_size: int,
 ) -> None:
-    """Draw N images from a VAE/selfVAE (mode G: u ~ p(u) → y → z → x) and write them as one image grid."""
+    """Draw N images from a VAE/selfVAE (mode G: u ~ p(u) → y → z → x) and write them as one image grid.
+
+    For FID (the paper's sample quality metric), draw many samples into a folder with --images and compare them
+    with the data: `invrestore fid REAL_DIR_OR_STATS.npz DIR --inception-weights PATH`.
+    """
+    from tqdm import tqdm
+
     from invrestore.io import write_image
 
     dev = _device(device)
     net = load_vae(model, weights, dev)
     torch.manual_seed(seed)
     g = torch.Generator(device=dev).manual_seed(seed)
-    out = net.generate(num, pixel_mode=pixel_mode, generator=g)  # type: ignore[operator]
-    x = out if isinstance(out, Tensor) else out.x_hat
-    grid = image_grid(x.detach().float().clamp(0, 1).cpu(), nrow or math.ceil(math.sqrt(num)))
-    path = write_image(output, grid, text={"model": model, "seed": str(seed), "pixel_mode": pixel_mode})
-    click.echo(f"wrote {num} samples of {model} to {path}")
+    chunks = []
+    with torch.no_grad():
+        for start in tqdm(range(0, num, batch_size), desc="sample", unit="batch", disable=num <= batch_size):
+            out = net.generate(min(batch_size, num - start), pixel_mode=pixel_mode, generator=g)  # type: ignore[operator]
+            chunks.append((out if isinstance(out, Tensor) else out.x_hat).detach().float().clamp(0, 1).cpu())
+    x = torch.cat(chunks)
+    meta = {"model": model, "seed": str(seed), "pixel_mode": pixel_mode}
+    if images_dir is not None:
+        folder = Path(images_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, img in enumerate(x):
+            write_image(folder / f"sample_{i:05d}.png", img, text=meta)
+        click.echo(f"wrote {num} samples to {folder}/")
+    grid = image_grid(x[: min(num, 256)], nrow or math.ceil(math.sqrt(min(num, 256))))
+    path = write_image(output, grid, text=meta)
+    click.echo(f"wrote {min(num, 256)} samples of {model} to {path}")
