@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from invrestore.train import StepBatchSampler, fit, load_checkpoint
+from invrestore.train.config import OptimConfig
 
 sys.path.insert(0, str(Path(__file__).parent))
 from toy_task import ToyTask, TwoNetTask
@@ -144,3 +145,45 @@ def test_a_resumed_run_follows_a_changed_schedule(tmp_path: Path) -> None:
     fit(ToyTask(new), tmp_path, progress=False)
     lrs = [json.loads(ln)["lr"] for ln in (tmp_path / "metrics.jsonl").read_text().splitlines() if '"train"' in ln]
     assert lrs == pytest.approx([1e-2, 1e-2, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3])
+
+
+def test_multistep_then_plateau_decays_at_the_milestone_then_on_plateaus_and_stops_below_stop_lr(
+    tmp_path: Path,
+) -> None:
+    import dataclasses
+
+    from invrestore.train.loop import _MultiStepThenPlateau
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    o = OptimConfig(lr=1.0, milestones=(3,), gamma=0.2, schedule="multistep-plateau", plateau_patience=1)
+    s = _MultiStepThenPlateau(opt, o)
+    for _ in range(2):
+        opt.step()
+        s.step()
+        s.step_metric(1.0)  # before the milestone plateaus do not count
+    assert opt.param_groups[0]["lr"] == 1.0
+    opt.step()
+    s.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.2)
+    for v in (2.0, 2.0, 2.0):  # a gain, then two validations without one: patience 1 → one decay
+        s.step_metric(v)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.04)
+    again = _MultiStepThenPlateau(opt, dataclasses.replace(o, plateau_patience=5))
+    again.load_state_dict(s.state_dict())
+    assert again.plateau.num_bad_epochs == s.plateau.num_bad_epochs and again.start == 3
+
+    class Flat(ToyTask):  # validation never improves: every validation after the milestone is a plateau
+        def validate(self, model: torch.nn.Module, device: torch.device) -> dict[str, float]:
+            return {"score": 0.0}
+
+    task = Flat()
+    optim = dataclasses.replace(
+        task.train.optim, lr=1e-2, milestones=(2,), gamma=0.1, schedule="multistep-plateau", plateau_patience=0,
+        stop_lr=5e-5,
+    )  # fmt: skip
+    task.train = dataclasses.replace(task.train, steps=50, val_every=1, optim=optim)
+    res = fit(task, tmp_path, progress=False)
+    recs = [json.loads(ln) for ln in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    stops = [r for r in recs if r["kind"] == "stop"]
+    assert res.step == 4 and len(stops) == 1 and stops[0]["step"] == 4  # 1e-2 → 1e-3 (step 2) → 1e-4 → 1e-5
+    assert load_checkpoint(tmp_path / "last")[2]["step"] == res.step

@@ -30,8 +30,10 @@ class OptimConfig:
         lr, betas, weight_decay: the optimiser's settings.
         schedule: ``"multistep"`` (× ``gamma`` at each of ``milestones``, counted in steps), ``"plateau"``
             (× ``gamma`` when the validation metric has not improved for ``plateau_patience`` validations, down to
-            ``min_lr``; IRAE's rule) or ``"linear"`` (constant until ``decay_start``, then linear to 0 at the last
-            step; pix2pix's rule).
+            ``min_lr``), ``"multistep-plateau"`` (the multistep rule, then from the last milestone on also the
+            plateau rule, both with ``gamma``; IRAE's paper rule) or ``"linear"`` (constant until ``decay_start``,
+            then linear to 0 at the last step; pix2pix's rule).
+        stop_lr: stop training once this optimiser's learning rate has fallen below it (0: never; IRAE: 1e-6).
         grad_clip: global L2-norm clipping of this optimiser's parameters; 0 disables.
     """
 
@@ -46,6 +48,7 @@ class OptimConfig:
     plateau_patience: int = 10
     min_lr: float = 0.0
     decay_start: int = 0
+    stop_lr: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -191,10 +191,48 @@ def _make_scheduler(optimizer: torch.optim.Optimizer, o: OptimConfig, steps: int
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="max", factor=o.gamma, patience=o.plateau_patience, min_lr=o.min_lr
         )
+    if o.schedule == "multistep-plateau":
+        return _MultiStepThenPlateau(optimizer, o)
     if o.schedule == "linear":
         start, span = o.decay_start, max(1, steps - o.decay_start)
         return torch.optim.lr_scheduler.LambdaLR(optimizer, _LinearDecay(start, span))
-    raise ConfigError(f"unknown schedule {o.schedule!r} (multistep, plateau, linear)")
+    raise ConfigError(f"unknown schedule {o.schedule!r} (multistep, plateau, multistep-plateau, linear)")
+
+
+class _MultiStepThenPlateau:
+    """``MultiStepLR`` on steps; from the last milestone on, also ``ReduceLROnPlateau`` on the validation metric
+    (IRAE's paper rule: 1e-3, ×0.2 at epoch 50, then ×0.2 after ``plateau_patience`` validations without a gain).
+    Both multiply the optimiser's current rate, so they compose."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, o: OptimConfig) -> None:
+        self.multistep = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(o.milestones), gamma=o.gamma)
+        self.plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="max", factor=o.gamma, patience=o.plateau_patience, min_lr=o.min_lr
+        )
+        self.start = max(o.milestones, default=0)
+
+    def step(self) -> None:
+        self.multistep.step()
+
+    def step_metric(self, value: float) -> None:
+        if self.multistep.last_epoch >= self.start:
+            self.plateau.step(value)
+
+    def configure(self, o: OptimConfig) -> None:
+        from collections import Counter
+
+        self.multistep.milestones = Counter(o.milestones)
+        self.multistep.gamma = self.plateau.factor = o.gamma
+        self.plateau.patience = o.plateau_patience
+        self.start = max(o.milestones, default=0)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"multistep": self.multistep.state_dict(), "plateau": self.plateau.state_dict(), "start": self.start}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.multistep.load_state_dict(state["multistep"])
+        self.plateau.load_state_dict(state["plateau"])
+        self.start = int(state["start"])
 
 
 @dataclass(frozen=True)
@@ -220,6 +258,8 @@ def _apply_schedule_config(scheduler: Any, o: OptimConfig, steps: int) -> None:
         scheduler.factor, scheduler.patience = o.gamma, o.plateau_patience
     elif isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR):
         scheduler.lr_lambdas = [_LinearDecay(o.decay_start, max(1, steps - o.decay_start))]
+    elif isinstance(scheduler, _MultiStepThenPlateau):
+        scheduler.configure(o)
 
 
 def _select_device(name: str) -> torch.device:
@@ -457,13 +497,20 @@ def fit(
             if world > 1:
                 dist.broadcast_object_list(shared, src=0)  # every rank steps its plateau schedulers alike
             for name, sched in schedulers.items():
-                if ocfgs[name].schedule == "plateau" and shared[0] is not None:
+                if shared[0] is None:
+                    continue
+                if ocfgs[name].schedule == "plateau":
                     sched.step(shared[0])
+                elif ocfgs[name].schedule == "multistep-plateau":
+                    sched.step_metric(shared[0])
             if world > 1:
                 dist.barrier()
-        if step % cfg.ckpt_every == 0 or step == end:
+        stop = [n for n, o in ocfgs.items() if o.stop_lr > 0 and optimizers[n].param_groups[0]["lr"] < o.stop_lr]
+        if stop:
+            logger.log({"kind": "stop", "step": step, "reason": f"learning rate of {stop[0]} below its stop_lr"})
+        if step % cfg.ckpt_every == 0 or step == end or stop:
             checkpoint("last")
-        if step >= end:
+        if step >= end or stop:
             break
     if bar is not None:
         bar.close()

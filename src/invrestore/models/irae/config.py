@@ -10,12 +10,11 @@ Learning-rate rules (both are offered, ``schedule.rule``):
   for 10 epochs; stop when the rate falls below 1e-6.
 - ``"official"`` (the released code): ÷10 at epoch 50 (``MultiStepLR``), 150 epochs, no plateau rule.
 
-The generic loop (:func:`invrestore.train.loop.fit`) only has ``MultiStepLR`` on *steps*, so :func:`irae_config`
-converts epochs to steps with ``schedule.steps_per_epoch`` (CelebA: ⌊162,770 / 100⌋ = 1,627 with ``drop_last``)
-and maps the first decay onto ``train.optim.milestones``/``gamma``. The paper's plateau stage (÷5 after 10 epochs
-without a PSNR gain, stop below 1e-6) is recorded in :class:`IRAEScheduleConfig` but **not executed** by the loop:
-it needs a ``ReduceLROnPlateau``-style scheduler stepped with the validation metric after each validation, and a
-stop condition on the learning rate (see ``docs/restoration.md``).
+The generic loop (:func:`invrestore.train.loop.fit`) schedules on *steps*, so :func:`irae_config` converts epochs to
+steps with ``schedule.steps_per_epoch`` (CelebA: ⌊162,770 / 100⌋ = 1,627 with ``drop_last``), validates once per
+epoch and maps the first decay onto ``train.optim.milestones``/``gamma``. The paper rule runs as the loop's
+``"multistep-plateau"`` schedule: after the milestone, ×0.2 whenever ``plateau_patience_epochs`` validations brought
+no PSNR gain, and ``stop_lr = min_lr`` ends the run once the rate falls below 1e-6.
 """
 
 from __future__ import annotations
@@ -78,8 +77,7 @@ class IRAEScheduleConfig:
         steps_per_epoch: optimiser steps per epoch (CelebA, batch 100, ``drop_last``: 1,627).
         epochs: total epochs (150 in the official code).
         decay_epoch: epoch of the first decay (50).
-        plateau_patience_epochs: paper rule: epochs without a PSNR gain before ÷``1/plateau_factor``
-            (not executed by the generic loop).
+        plateau_patience_epochs: paper rule: epochs without a PSNR gain before ÷``1/plateau_factor``.
         plateau_factor: paper rule: multiplier at a plateau (1/5).
         min_lr: paper rule: stop when the rate falls below this.
     """
@@ -102,15 +100,17 @@ class IRAEScheduleConfig:
         return 0.2 if self.rule == "paper" else 0.1
 
 
+def _schedule_fields(s: IRAEScheduleConfig) -> dict[str, object]:
+    """The loop's schedule settings for a rule: the paper's multistep-then-plateau with a stop, or multistep."""
+    fields: dict[str, object] = {"milestones": (s.decay_epoch * s.steps_per_epoch,), "gamma": s.first_decay_gamma}
+    if s.rule == "paper":
+        fields.update(schedule="multistep-plateau", plateau_patience=s.plateau_patience_epochs, stop_lr=s.min_lr)
+    return fields
+
+
 def _default_train() -> TrainConfig:
     s = IRAEScheduleConfig()
-    optim = OptimConfig(
-        lr=1e-3,
-        weight_decay=0.0,
-        milestones=(s.decay_epoch * s.steps_per_epoch,),
-        gamma=s.first_decay_gamma,
-        grad_clip=50.0,
-    )
+    optim = OptimConfig(lr=1e-3, weight_decay=0.0, grad_clip=50.0, **_schedule_fields(s))  # type: ignore[arg-type]
     n = s.steps_per_epoch
     return TrainConfig(steps=s.epochs * n, batch_size=100, seed=0, val_every=n, ckpt_every=n, optim=optim)
 
@@ -156,12 +156,6 @@ def irae_config(
     data_kw.update(data_overrides)
     data = IRAEDataConfig(**data_kw)  # type: ignore[arg-type]
     n = schedule.steps_per_epoch
-    optim = OptimConfig(
-        lr=lr,
-        weight_decay=0.0,
-        milestones=(schedule.decay_epoch * n,),
-        gamma=schedule.first_decay_gamma,
-        grad_clip=50.0,
-    )
+    optim = OptimConfig(lr=lr, weight_decay=0.0, grad_clip=50.0, **_schedule_fields(schedule))  # type: ignore[arg-type]
     train = TrainConfig(steps=schedule.epochs * n, batch_size=batch, seed=0, val_every=n, ckpt_every=n, optim=optim)
     return IRAEConfig(data=data, schedule=schedule, train=train)
