@@ -54,7 +54,9 @@ def build_method(
 
     net: torch.nn.Module
     if weights:
-        net = load_official_checkpoint(weights, model)
+        from invrestore.cli.restore import _weights_file
+
+        net = load_official_checkpoint(_weights_file(Path(weights)), model)
     else:
         net = create_model(model, pretrained=True)
     if not isinstance(net, IRN):
@@ -68,7 +70,9 @@ def build_method(
 @click.command("eval")
 @click.option("--method", type=str, default=None, help="Classical method: bicubic.")
 @click.option("--model", type=str, default=None, help="Registered model name, e.g. irn-x4.")
-@click.option("--weights", type=click.Path(dir_okay=False), default=None, help="Weights file (else shipped weights).")
+@click.option(
+    "--weights", type=click.Path(), default=None, help="Weights file or run/checkpoint folder (else shipped)."
+)
 @click.option("--scale", type=int, default=None, help="Integer scale factor (rescaling models and methods).")
 @click.option("--dataset", "datasets", type=str, multiple=True, required=True, help="Registered dataset (repeatable).")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None, help="Data root (else $INVRESTORE_DATA).")

@@ -110,6 +110,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "vae-small": dict(
         image_size=32, latent_channels=4, encoder=_S(4, 1, 2), decoder=_S(8, 1, 2), prior_growth=8, prior_steps=1
     ),
+    "vae-64-small": dict(
+        image_size=64, latent_channels=4, encoder=_S(4, 1, 3), decoder=_S(8, 1, 3), prior_growth=8, prior_steps=1
+    ),
     "selfvae-downscale-small": dict(
         transform="downscale",
         image_size=32,

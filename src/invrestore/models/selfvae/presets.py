@@ -36,6 +36,7 @@ _register("selfvae-downscale", "selfVAE-downscale, one level, CIFAR-10 32² (off
 _register("selfvae-sketch", "selfVAE-sketch, one level, 64² (spec proposal)")
 _register("selfvae-downscale-3lvl", "selfVAE-downscale, 3 levels (eq. 21–23), 64² (spec proposal)")
 _register("vae-small", "tiny VAE for CPU tests (32²)")
+_register("vae-64-small", "tiny VAE for CPU tests on 64² data (CelebA, Imagenette64)")
 _register("selfvae-downscale-small", "tiny selfVAE-downscale for CPU tests (32²)")
 _register("selfvae-sketch-small", "tiny selfVAE-sketch for CPU tests (32²)")
 _register("selfvae-downscale-3lvl-small", "tiny 3-level selfVAE-downscale for CPU tests (32²)")
