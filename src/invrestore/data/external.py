@@ -757,6 +757,18 @@ def _center(t: Tensor, h: int, w: int) -> Tensor:
     return t[..., top : top + h, left : left + w]
 
 
+def _memo(
+    store: dict[int, tuple[Tensor, Tensor]], index: int, enabled: bool, load: Callable[[], tuple[Tensor, Tensor]]
+) -> tuple[Tensor, Tensor]:
+    """``store[index]`` if cached, else ``load()`` (kept in ``store`` when ``enabled``)."""
+    if index in store:
+        return store[index]
+    pair = load()
+    if enabled:
+        store[index] = pair
+    return pair
+
+
 def _paired_options(kw: dict[str, Any]) -> dict[str, Any]:
     allowed = {"crop_size", "flip", "augment", "seed", "repeat", "size_mismatch"}
     bad = sorted(set(kw) - allowed)
@@ -946,18 +958,16 @@ class SideBySideImages(PairedImages):
         self._images: dict[int, tuple[Tensor, Tensor]] = {}
 
     def load_pair(self, index: int) -> tuple[Tensor, Tensor]:
-        if index in self._images:
-            return self._images[index]
+        return _memo(self._images, index, self.cache, lambda: self._split(index))
+
+    def _split(self, index: int) -> tuple[Tensor, Tensor]:
         img = read_image(self.files[index], mode="rgb")
         w = img.shape[-1]
         half = w // 2
         if half == 0:
             raise ImageShapeError(f"{self.files[index]} is too narrow ({w} px) to hold two halves")
         left, right = img[..., :half], img[..., w - half :]
-        pair = (left, right) if self.degraded_half == "left" else (right, left)
-        if self.cache:
-            self._images[index] = pair
-        return pair
+        return (left, right) if self.degraded_half == "left" else (right, left)
 
 
 # --- named paired datasets ----------------------------------------------------------------------------------------
@@ -1068,19 +1078,16 @@ class SIDD(PairedImages):
         return _to_uint8(arr.reshape(-1, *arr.shape[-3:])), tuple(arr.shape[:-3])
 
     def load_pair(self, index: int) -> tuple[Tensor, Tensor]:
-        if index in self._images:
-            return self._images[index]
-        if self._noisy is not None and self._gt is not None:
+        if self._noisy is not None and self._gt is not None:  # test blocks: already in memory
 
             def unit(a: np.ndarray) -> Tensor:
                 return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float().div_(255.0).contiguous()
 
             return unit(self._noisy[index]), unit(self._gt[index])
         noisy, gt = self.pairs[index]
-        pair = read_image(noisy, mode="rgb"), read_image(gt, mode="rgb")
-        if self.cache:
-            self._images[index] = pair
-        return pair
+        return _memo(
+            self._images, index, self.cache, lambda: (read_image(noisy, mode="rgb"), read_image(gt, mode="rgb"))
+        )
 
 
 RESIDE_URL = "https://sites.google.com/view/reside-dehaze-datasets (RESIDE-Standard: ITS and SOTS)"
