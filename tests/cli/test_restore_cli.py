@@ -182,3 +182,22 @@ def test_a_model_trained_for_another_task_is_refused(tmp_path: Path, images: lis
     assert code != 0
     assert "needs a pix2pix model" in text
     assert not (tmp_path / "o2").exists() or not any((tmp_path / "o2").iterdir())
+
+
+def test_eval_scores_a_restoration_model_on_seeded_degraded_benchmark_images(data_root: Path, tmp_path: Path) -> None:
+    import json
+
+    w = _weights(tmp_path, "arcnn")
+    args = ["eval", "--model", "arcnn", "--weights", str(w), "--task", "denoise", "--sigma", "25", "--dataset",
+            "Set5", "--data-root", str(data_root), "--limit", "2", "--legacy-ssim"]  # fmt: skip
+    code, text = run(*args, "--json", str(tmp_path / "a.json"), "--csv", str(tmp_path / "a.csv"))
+    assert code == 0, text
+    rep = json.loads((tmp_path / "a.json").read_text())["datasets"]["Set5"]
+    assert rep["num_images"] == 2 and {"psnr", "ssim", "psnr_in", "legacy_ssim"} <= set(rep)
+    assert 14 < rep["psnr_in"] < 24  # σ = 25 AWGN: ≈ 20 dB
+    assert len((tmp_path / "a.csv").read_text().splitlines()) == 3
+    code, _ = run(*args, "--json", str(tmp_path / "b.json"))
+    assert json.loads((tmp_path / "b.json").read_text())["datasets"]["Set5"]["psnr"] == rep["psnr"]  # seeded
+    code, text = run("eval", "--model", "arcnn", "--weights", str(w), "--task", "denoise", "--dataset", "Set5",
+                     "--data-root", str(data_root))  # fmt: skip
+    assert code != 0 and "--sigma" in text

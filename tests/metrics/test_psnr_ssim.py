@@ -166,3 +166,19 @@ def test_metrics_reject_bad_inputs(pair: tuple[torch.Tensor, torch.Tensor]) -> N
         ssim(a, b, variant="gaussian")  # type: ignore[arg-type]
     with pytest.raises(ConfigError):
         psnr(a, b, crop_border=-1)
+
+
+def test_the_irae_legacy_ssim_equals_skimage_on_chw_arrays_with_the_float_data_range() -> None:
+    from skimage.metrics import structural_similarity
+
+    from invrestore.metrics import irae_legacy_ssim
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 17, 23, generator=g, dtype=torch.float64)
+    y = (x + 0.1 * torch.randn(x.shape, generator=g, dtype=torch.float64)).clamp(0, 1)
+    ours = irae_legacy_ssim(x, y)
+    for i in range(2):  # what compare_ssim(X, Y, win_size=3, multichannel=True) did on CHW float arrays
+        ref = structural_similarity(x[i].numpy(), y[i].numpy(), win_size=3, channel_axis=-1, data_range=2)
+        assert abs(float(ours[i]) - ref) < 1e-12
+        # the float default range 2 (instead of 1) inflates the score
+        assert ref > structural_similarity(x[i].numpy(), y[i].numpy(), win_size=3, channel_axis=-1, data_range=1)

@@ -35,6 +35,15 @@ def _write_text_atomic(path: Path, text: str) -> None:
         fh.write(text.encode())
 
 
+def _write_csv(path: Path, rows: list[dict[str, Any]], fields: list[str]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: row.get(k) for k in fields})
+    _write_text_atomic(path, buf.getvalue())
+
+
 def build_method(
     method: str | None, model: str | None, weights: str | None, z: str, seed: int, scale: int, temperature: float = 1.0
 ) -> tuple[Any, str]:
@@ -90,6 +99,11 @@ def build_method(
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write results as JSON.")
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None, help="Write per-image rows as CSV.")
 @click.option("--iw-samples", type=click.IntRange(min=1), default=512, show_default=True, help="selfVAE: samples K.")
+@click.option("--task", type=click.Choice(["denoise", "dejpeg", "inpaint"]), default=None, help="Restoration task.")
+@click.option("--sigma", type=float, default=None, help="Restoration: AWGN σ (0–255) of the test inputs.")
+@click.option("--quality", type=int, default=None, help="Restoration: JPEG quality of the test inputs.")
+@click.option("--limit", type=int, default=0, help="Restoration: the first N images of each dataset (0 = all).")
+@click.option("--legacy-ssim", is_flag=True, help="Restoration: also the official IRAE code's (inflated) SSIM.")
 @click.pass_context
 def eval_cmd(
     ctx: click.Context,
@@ -108,11 +122,18 @@ def eval_cmd(
     json_out: str | None,
     csv_out: str | None,
     iw_samples: int,
+    task: str | None,
+    sigma: float | None,
+    quality: int | None,
+    limit: int,
+    legacy_ssim: bool,
 ) -> None:
-    """Evaluate a rescaling method (downscale, then upscale) with PSNR/SSIM on Y and RGB, or a VAE/selfVAE with
-    bits per dimension (ELBO and importance-weighted NLL; the same as `invrestore eval-bpd`).
+    """Evaluate a rescaling method (downscale, then upscale) with PSNR/SSIM on Y and RGB; a restoration model
+    (IRAE, DnCNN, FFDNet, U-Net, AR-CNN) on seeded degraded copies of benchmark images with RGB PSNR/SSIM; or a
+    VAE/selfVAE with bits per dimension (ELBO and importance-weighted NLL; the same as `invrestore eval-bpd`).
 
     Examples: invrestore eval --method bicubic --scale 4 --dataset Set5 --protocol vdsr;
+    invrestore eval --model dncnn --weights runs/dncnn --task denoise --sigma 25 --dataset CBSD68 --dataset Kodak24;
     invrestore eval --model selfvae-downscale-small --weights runs/svae/best --dataset CIFAR-10-partial
     """
     from invrestore.data import ImageFolder, resolve_dataset
@@ -132,6 +153,16 @@ def eval_cmd(
             json_out=json_out, iw_samples=iw_samples,
         )  # fmt: skip
         return
+    from invrestore.cli.restore import restoration_models
+
+    if model is not None and model in restoration_models():
+        if scale is not None:
+            raise ConfigError("--scale applies to rescaling; restoration models take --task (and --sigma/--quality)")
+        _eval_restoration(model, weights, task, sigma, quality, datasets, data_root, seed, limit, legacy_ssim,
+                          json_out, csv_out)  # fmt: skip
+        return
+    if task is not None or sigma is not None or quality is not None or legacy_ssim or limit:
+        raise ConfigError("--task, --sigma, --quality, --limit and --legacy-ssim apply to restoration models")
     if scale is None:
         raise ConfigError("--scale is required for rescaling (e.g. --scale 4)")
     if scale < 1:
@@ -206,9 +237,71 @@ def eval_cmd(
     if json_out:
         _write_text_atomic(Path(json_out), json.dumps(report, indent=2))
     if csv_out:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=["dataset", "name", *keys])
-        writer.writeheader()
-        for row in csv_rows:
-            writer.writerow({k: row.get(k) for k in ["dataset", "name", *keys]})
-        _write_text_atomic(Path(csv_out), buf.getvalue())
+        _write_csv(Path(csv_out), csv_rows, ["dataset", "name", *keys])
+
+
+def _eval_restoration(
+    model: str,
+    weights: str | None,
+    task: str | None,
+    sigma: float | None,
+    quality: int | None,
+    datasets: tuple[str, ...],
+    data_root: str | None,
+    seed: int,
+    limit: int,
+    legacy_ssim: bool,
+    json_out: str | None,
+    csv_out: str | None,
+) -> None:
+    """Score a restoration model on seeded degraded copies of each dataset (``score_restoration``): RGB PSNR/SSIM
+    of the output (clamped, range 1), of the degraded input, and optionally the official IRAE SSIM."""
+    from invrestore.cli.restore import load_restoration_model, restore_image
+    from invrestore.data import resolve_dataset
+    from invrestore.data.restoration import Degraded, RestorationDataConfig, score_restoration
+
+    if task is None:
+        raise ConfigError("pass --task denoise|dejpeg|inpaint (with --sigma N or --quality Q)")
+    if task == "denoise" and sigma is None:
+        raise ConfigError("--task denoise needs --sigma N (0–255 scale)")
+    if task == "dejpeg" and quality is None:
+        raise ConfigError("--task dejpeg needs --quality Q")
+    if limit < 0:
+        raise ConfigError("--limit must be >= 0")
+    resolved = [resolve_dataset(d, data_root) for d in datasets]  # fail early on missing data
+    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    name, net = load_restoration_model(model, weights, dev)
+    if name.startswith("pix2pix"):
+        raise ConfigError("pix2pix models are scored by their training task's validation, not by --task here")
+
+    def run(deg: Degraded) -> torch.Tensor:
+        s = float(deg.sigma[0]) if deg.sigma is not None else sigma
+        return restore_image(net, deg.y[0].to(dev), s).unsqueeze(0).cpu()
+
+    degr = f"σ = {sigma:g}" if task == "denoise" else (f"JPEG QF {quality}" if task == "dejpeg" else "centre box")
+    click.echo(f"{name} {task} ({degr}), RGB, seed {seed}")
+    extra = f" {'legacy SSIM':>12}" if legacy_ssim else ""
+    click.echo(f"{'dataset':<10} {'images':>6} {'PSNR':>8} {'SSIM':>8} {'input PSNR':>11}{extra}")
+    report: dict[str, Any] = {"model": name, "weights": weights, "task": task, "sigma": sigma, "quality": quality,
+                              "seed": seed, "datasets": {}}  # fmt: skip
+    csv_rows: list[dict[str, Any]] = []
+    keys = ["psnr", "ssim", "psnr_in"] + (["legacy_ssim"] if legacy_ssim else [])
+    for r in resolved:
+        d = RestorationDataConfig(
+            root=data_root, val_set=r.info.name, val_limit=limit, center_crop=None, resize=None, dequantize_bits=0,
+            task={"dejpeg": "jpeg"}.get(task, task), sigma=sigma or 0.0, quality=quality or 20,
+        )  # fmt: skip
+        with torch.no_grad():
+            rows = score_restoration(run, d, seed, legacy_ssim=legacy_ssim)
+        means = {k: sum(row[k] for row in rows) / len(rows) for k in keys}
+        report["datasets"][r.info.name] = {**means, "num_images": len(rows), "per_image": rows}
+        csv_rows += [{"dataset": r.info.name, **row} for row in rows]
+        extra = f" {means['legacy_ssim']:>12.4f}" if legacy_ssim else ""
+        click.echo(
+            f"{r.info.name:<10} {len(rows):>6} {means['psnr']:>8.2f} {means['ssim']:>8.4f} {means['psnr_in']:>11.2f}"
+            f"{extra}"
+        )
+    if json_out:
+        _write_text_atomic(Path(json_out), json.dumps(report, indent=2))
+    if csv_out:
+        _write_csv(Path(csv_out), csv_rows, ["dataset", "name", *keys])

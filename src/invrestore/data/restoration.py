@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
@@ -39,6 +40,7 @@ __all__ = [
     "make_degradation",
     "restoration_images",
     "restoration_train_set",
+    "score_restoration",
     "validate_restoration",
 ]
 
@@ -325,24 +327,39 @@ def validate_restoration(restore: Callable[[Degraded], Tensor], d: Any, seed: in
     (the official IRAE code redraws the test noise every epoch). Inpainting scores the composite
     ``x̂·m + y·(1 − m)``. ``restore(degraded) -> x̂`` gets the whole degraded image (any size) and its σ.
     """
+    rows = score_restoration(restore, d, seed)
+    if not rows:
+        return {}
+    return {k: sum(float(r[k]) for r in rows) / len(rows) for k in ("psnr", "ssim")}
+
+
+def score_restoration(
+    restore: Callable[[Degraded], Tensor], d: Any, seed: int, legacy_ssim: bool = False
+) -> list[dict[str, Any]]:
+    """Per-image scores of ``restore`` on the validation/test images of data config ``d`` (see
+    :func:`validate_restoration`): ``name``, ``psnr``, ``ssim`` (standard: Gaussian 11×11, σ 1.5, range 1, RGB
+    mean), the degraded input's ``psnr_in``, and with ``legacy_ssim`` the official IRAE code's
+    :func:`~invrestore.metrics.irae_legacy_ssim`. Image ``i`` is degraded with the generator seeded by
+    ``(seed, 0, i)``, so every model is scored on the same degraded images."""
     from invrestore.data.datasets import sample_generator
     from invrestore.data.registry import training_files
-    from invrestore.metrics import psnr, ssim
+    from invrestore.metrics import irae_legacy_ssim, psnr, ssim
 
     images: ImageFolder
     if getattr(d, "dataset", None):
         if d.dataset_val_split is None:
-            return {}
+            return []
         images = restoration_images(d, "test")
     else:
         if not d.val_set and not d.val_folders:
-            return {}
+            return []
         files = training_files((d.val_set,) if d.val_set else (), d.val_folders, d.root)
         if d.val_limit:
             files = files[: d.val_limit]
         images = CenterCropResize(files, d.center_crop, d.resize)
     n = min(len(images), d.val_limit) if d.val_limit else len(images)
-    scores: dict[str, list[float]] = {"psnr": [], "ssim": []}
+    names = [Path(str(f)).stem for f in getattr(images, "files", [])] or [str(i) for i in range(n)]
+    rows: list[dict[str, Any]] = []
     for i in range(n):
         g = sample_generator(seed, 0, i)
         x = images.load(i).unsqueeze(0)
@@ -352,6 +369,13 @@ def validate_restoration(restore: Callable[[Degraded], Tensor], d: Any, seed: in
         x_hat = restore(deg).clamp(0, 1).cpu()
         if deg.mask is not None:
             x_hat = x_hat * deg.mask + deg.y * (1 - deg.mask)
-        scores["psnr"].append(float(psnr(x_hat, x, quantize=False)[0]))
-        scores["ssim"].append(float(ssim(x_hat, x, quantize=False)[0]))
-    return {k: sum(v) / len(v) for k, v in scores.items()}
+        row: dict[str, Any] = {
+            "name": names[i] if i < len(names) else str(i),
+            "psnr": float(psnr(x_hat, x, quantize=False)[0]),
+            "ssim": float(ssim(x_hat, x, quantize=False)[0]),
+            "psnr_in": float(psnr(deg.y.clamp(0, 1), x, quantize=False)[0]),
+        }
+        if legacy_ssim:
+            row["legacy_ssim"] = float(irae_legacy_ssim(x_hat, x)[0])
+        rows.append(row)
+    return rows

@@ -16,13 +16,14 @@ unrounded); ``crop_border`` removes that many pixels on each side (the SR litera
 from invrestore.metrics._common import quantize_8bit
 from invrestore.metrics.psnr import psnr
 from invrestore.metrics.rate import bits_per_dim, bpp
-from invrestore.metrics.ssim import MS_SSIM_WEIGHTS, gaussian_window_1d, ms_ssim, ssim
+from invrestore.metrics.ssim import MS_SSIM_WEIGHTS, gaussian_window_1d, irae_legacy_ssim, ms_ssim, ssim
 
 __all__ = [
     "MS_SSIM_WEIGHTS",
     "bits_per_dim",
     "bpp",
     "gaussian_window_1d",
+    "irae_legacy_ssim",
     "ms_ssim",
     "psnr",
     "quantize_8bit",

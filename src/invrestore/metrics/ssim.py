@@ -40,7 +40,7 @@ from invrestore.color import ImageShapeError
 from invrestore.errors import ConfigError
 from invrestore.metrics._common import PEAK, Channel, finish, prepare_pair
 
-__all__ = ["MS_SSIM_WEIGHTS", "gaussian_window_1d", "ms_ssim", "ssim"]
+__all__ = ["MS_SSIM_WEIGHTS", "gaussian_window_1d", "irae_legacy_ssim", "ms_ssim", "ssim"]
 
 Variant = Literal["wang", "matlab"]
 
@@ -203,3 +203,41 @@ def ms_ssim(
     w = torch.tensor(list(weights), dtype=x.dtype, device=x.device).view(-1, 1, 1)
     per_channel = torch.prod(torch.stack(factors, dim=0) ** w, dim=0)  # (B, C)
     return finish(per_channel.mean(dim=1), batched)
+
+
+def irae_legacy_ssim(x: Tensor, y: Tensor) -> Tensor:
+    """The official IRAE code's SSIM, kept only to compare with its published numbers (do not report it as SSIM).
+
+    The code calls legacy skimage ``compare_ssim(X, Y, win_size=3, multichannel=True)`` on ``(C, H, W)`` float
+    arrays without ``data_range``. So skimage (i) takes the *last* axis W as the channel axis and scores W images of
+    size C×H, (ii) uses the float default ``data_range = 2`` (range −1..1), which quadruples C1 and C2 and inflates
+    the score, with a 3×3 uniform window and sample covariance (N/(N−1)), and (iii) averages the SSIM map over the
+    pixels at least one pixel from the border of each C×H slice — for C = 3 only the middle row.
+
+    Args:
+        x, y: ``(B, C, H, W)`` images in [0, 1] (C ≥ 3 and H ≥ 3).
+
+    Returns:
+        ``(B,)`` float64 scores (the mean over the W slices), equal to
+        ``skimage.metrics.structural_similarity(X, Y, win_size=3, channel_axis=-1, data_range=2)`` per image.
+    """
+    if x.shape != y.shape or x.ndim != 4 or x.shape[1] < 3 or x.shape[2] < 3:
+        raise ValueError(
+            f"expected two (B, C>=3, H>=3, W) tensors of one shape, got {tuple(x.shape)}, {tuple(y.shape)}"
+        )
+    b, _, _, w = x.shape
+    # (B, C, H, W) -> (B·W, 1, C, H): one C×H image per W slice
+    a = x.double().permute(0, 3, 1, 2).reshape(b * w, 1, x.shape[1], x.shape[2])
+    c = y.double().permute(0, 3, 1, 2).reshape(b * w, 1, x.shape[1], x.shape[2])
+
+    def mean3(t: Tensor) -> Tensor:  # 3×3 uniform filter on the valid (uncropped) region
+        return F.avg_pool2d(t, 3, stride=1)
+
+    ua, uc = mean3(a), mean3(c)
+    cov = 9.0 / 8.0
+    va = cov * (mean3(a * a) - ua * ua)
+    vc = cov * (mean3(c * c) - uc * uc)
+    vac = cov * (mean3(a * c) - ua * uc)
+    c1, c2 = (0.01 * 2.0) ** 2, (0.03 * 2.0) ** 2
+    smap = ((2 * ua * uc + c1) * (2 * vac + c2)) / ((ua * ua + uc * uc + c1) * (va + vc + c2))
+    return smap.reshape(b, -1).mean(dim=1)
