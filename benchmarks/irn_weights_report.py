@@ -30,6 +30,7 @@ from invrestore.evaluation import BicubicMethod, evaluate_dataset, get_protocol
 from invrestore.evaluation.paper import paper_result
 from invrestore.models.irn import load_official_checkpoint
 from invrestore.models.irn.rescaler import IRNRescaler
+from invrestore.train import run_wall_time
 
 
 def main() -> None:
@@ -79,20 +80,6 @@ def main() -> None:
         write_card(args, table)
 
 
-def wall_time(metrics: Path) -> float:
-    """Seconds of training in a (possibly resumed) run: the sum of each process segment's last ``time``."""
-    total, last = 0.0, 0.0
-    for line in metrics.read_text().splitlines():
-        rec = json.loads(line)
-        if rec.get("kind") != "train":
-            continue
-        t = float(rec["time"])
-        if t < last:  # a new process (resume) restarted the clock
-            total += last
-        last = t
-    return total + last
-
-
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -112,7 +99,7 @@ def write_card(args: argparse.Namespace, table: list[str]) -> None:
         cfg = yaml.safe_load((run / "config.yaml").read_text())
         meta = json.loads((run / "last" / "meta.json").read_text())
         tr, data, optim = cfg["train"], cfg["data"], cfg["train"]["optim"]
-        hours = wall_time(run / "metrics.jsonl") / 3600
+        hours = run_wall_time(run / "metrics.jsonl") / 3600
         lines += [
             "## Training",
             "",

@@ -187,3 +187,12 @@ def test_multistep_then_plateau_decays_at_the_milestone_then_on_plateaus_and_sto
     stops = [r for r in recs if r["kind"] == "stop"]
     assert res.step == 4 and len(stops) == 1 and stops[0]["step"] == 4  # 1e-2 → 1e-3 (step 2) → 1e-4 → 1e-5
     assert load_checkpoint(tmp_path / "last")[2]["step"] == res.step
+
+
+def test_run_wall_time_sums_the_segments_of_a_resumed_run(tmp_path: Path) -> None:
+    from invrestore.train import run_wall_time
+
+    recs = [("train", 10.0), ("train", 20.0), ("val", 99.0), ("train", 5.0), ("train", 7.5)]  # resumed after 20 s
+    (tmp_path / "m.jsonl").write_text("".join(json.dumps({"kind": k, "step": i, "time": t}) + "\n"
+                                              for i, (k, t) in enumerate(recs)))  # fmt: skip
+    assert run_wall_time(tmp_path / "m.jsonl") == 27.5

@@ -2,7 +2,7 @@
 
 from invrestore.train.checkpoint import load_checkpoint, load_weights, save_checkpoint, save_weights
 from invrestore.train.config import OptimConfig, TrainConfig, config_to_yaml, load_config, merge_config
-from invrestore.train.loop import FitResult, StepBatchSampler, Task, fit, step_seed
+from invrestore.train.loop import FitResult, StepBatchSampler, Task, fit, run_wall_time, step_seed
 
 __all__ = [
     "FitResult",
@@ -16,6 +16,7 @@ __all__ = [
     "load_config",
     "load_weights",
     "merge_config",
+    "run_wall_time",
     "save_checkpoint",
     "save_weights",
     "step_seed",

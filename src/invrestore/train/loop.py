@@ -323,6 +323,21 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def run_wall_time(metrics: str | Path) -> float:
+    """Seconds a run has trained, from its ``metrics.jsonl``: the sum over the process segments (each resume
+    restarts the ``time`` clock) of each segment's last ``time``."""
+    total, last = 0.0, 0.0
+    for line in Path(metrics).read_text().splitlines():
+        rec = json.loads(line)
+        if rec.get("kind") != "train":
+            continue
+        t = float(rec["time"])
+        if t < last:  # a resumed process restarted the clock
+            total += last
+        last = t
+    return total + last
+
+
 def _truncate_log(path: Path, step: int) -> None:
     """Drop log records newer than the checkpoint we resume from (they will be written again)."""
     if not path.is_file():
