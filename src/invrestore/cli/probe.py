@@ -18,6 +18,9 @@ import click
 @click.option("--lr", type=float, default=2e-4, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the result as JSON.")
+@click.option("--set", "overrides", multiple=True, help="Model constructor argument KEY=VALUE, e.g. ngf=16.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True, help="Training batch.")
+@click.option("--limit", type=int, default=0, show_default=True, help="Use the first N images of each set (0 = all).")
 def probe(
     model: str,
     dataset: str,
@@ -28,25 +31,48 @@ def probe(
     lr: float,
     seed: int,
     json_out: str | None,
+    overrides: tuple[str, ...],
+    batch_size: int,
+    limit: int,
 ) -> None:
     """Train MODEL as an autoencoder on clean images and report its reconstruction PSNR/SSIM.
 
     Invertible models are not trained: they reconstruct exactly (expect >= 60 dB in float32).
     """
+    import yaml
+
     from invrestore.data import ImageFolder, resolve_dataset
+    from invrestore.errors import ConfigError
     from invrestore.io import atomic_write
     from invrestore.models.pix2pix import probe as run_probe
     from invrestore.models.registry import create_model
 
-    train_imgs = ImageFolder(list(resolve_dataset(dataset, data_root).files), mode="rgb")
+    kwargs = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set takes KEY=VALUE, got {item!r}")
+        kwargs[key] = yaml.safe_load(value)
+    files = list(resolve_dataset(dataset, data_root).files)[: limit or None]
+    train_imgs = ImageFolder(files, mode="rgb")
     images = [train_imgs.load(i) for i in range(len(train_imgs))]
     eval_images = None
     if eval_dataset:
-        ev = ImageFolder(list(resolve_dataset(eval_dataset, data_root).files), mode="rgb")
+        ev = ImageFolder(list(resolve_dataset(eval_dataset, data_root).files)[: limit or None], mode="rgb")
         eval_images = [ev.load(i) for i in range(len(ev))]
-    net = create_model(model)
-    res = run_probe(net, images, steps=steps, eval_images=eval_images, crop_size=crop, lr=lr, seed=seed)
-    click.echo(f"{model}: reconstruction PSNR {res['psnr']:.2f} dB, SSIM {res['ssim']:.4f} ({int(res['steps'])} steps)")
+    try:
+        net = create_model(model, **kwargs)
+    except TypeError as e:
+        raise ConfigError(f"--set does not fit '{model}': {e}") from e
+    params = sum(p.numel() for p in net.parameters())
+    res = run_probe(
+        net, images, steps=steps, eval_images=eval_images, crop_size=crop, lr=lr, seed=seed, batch_size=batch_size
+    )
+    click.echo(
+        f"{model}: reconstruction PSNR {res['psnr']:.2f} dB, SSIM {res['ssim']:.4f} ({int(res['steps'])} steps, "
+        f"{params:,} parameters)"
+    )
     if json_out:
+        record = {"model": model, "overrides": kwargs, "parameters": params, "dataset": dataset, **res}
         with atomic_write(Path(json_out)) as fh:
-            fh.write(json.dumps({"model": model, "dataset": dataset, **res}, indent=2).encode())
+            fh.write(json.dumps(record, indent=2).encode())
