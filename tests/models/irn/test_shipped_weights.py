@@ -1,0 +1,43 @@
+"""The IRN weights shipped inside the package: offline loading, size, model cards, and better than bicubic."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import pytest
+import torch
+
+from invrestore.cli.demo import sample_images
+from invrestore.evaluation import BicubicMethod, evaluate_dataset, get_protocol
+from invrestore.io import read_image
+from invrestore.models import create_model
+from invrestore.models.irn.rescaler import IRNRescaler
+
+SHIPPED = ["irn-x2", "irn-x4"]
+
+
+def _weights_dir() -> Path:
+    return Path(str(resources.files("invrestore") / "weights"))
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_weights_load_offline_are_small_and_have_a_model_card(name: str) -> None:
+    f = _weights_dir() / f"{name}.safetensors"
+    assert f.is_file() and f.stat().st_size <= 20 * 2**20
+    net = create_model(name, pretrained=True)
+    assert any(float(p.abs().sum()) > 0 for p in net.parameters())
+    card = (_weights_dir() / f"{name}.md").read_text()
+    for needed in ("Command", "Iterations", "Wall time", "Set5", "BSD100", "Kodak24", "bicubic"):
+        assert needed in card
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_models_beat_bicubic_on_the_bundled_samples_under_the_irn_protocol(name: str) -> None:
+    net = create_model(name, pretrained=True).eval()
+    imgs = [(p.stem, read_image(p, mode="rgb")) for p in sample_images()]
+    proto = get_protocol("irn")
+    with torch.no_grad():
+        ours = evaluate_dataset(iter(imgs), IRNRescaler(net, seed=0), net.scale, proto)
+    bic = evaluate_dataset(iter(imgs), BicubicMethod(), net.scale, proto)
+    assert ours.means["psnr_y"] > bic.means["psnr_y"]  # type: ignore[operator]
