@@ -710,7 +710,7 @@ class PairedImages(Dataset[dict[str, Tensor]]):
 
     def load_pair(self, index: int) -> tuple[Tensor, Tensor]:
         """``(degraded, clean)`` full images of pair ``index`` (``0 ≤ index < num_pairs()``)."""
-        raise NotImplementedError
+        raise NotImplementedError  # abstract: defined by each paired dataset
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
