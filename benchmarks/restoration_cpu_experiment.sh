@@ -4,11 +4,11 @@
 # on one CPU thread at the same time. Then both are scored on the same seeded noisy copies of CBSD68, Kodak24 and
 # McMaster (RGB PSNR/SSIM) and the table is written to $OUT/table.md.
 #
-#   STEPS=5000 bash benchmarks/restoration_cpu_experiment.sh          # the documented run
+#   bash benchmarks/restoration_cpu_experiment.sh          # the documented run
 #   STEPS=2 LIMIT=1 OUT=/tmp/smoke bash benchmarks/restoration_cpu_experiment.sh   # a smoke test
 set -euo pipefail
 export INVRESTORE_DATA="${INVRESTORE_DATA:-../shared/data}"
-STEPS="${STEPS:-5000}"
+STEPS="${STEPS:-1800}"
 LIMIT="${LIMIT:-0}"
 OUT="${OUT:-runs/restoration_cpu}"
 INV="${INV:-.venv/bin/invrestore}"

@@ -80,6 +80,16 @@ def test_dropout_sits_in_the_512_to_512_levels_as_in_pix2pix(depth: int, dropout
     )
 
 
+def test_reduced_width_generators_keep_pix2pix_cap_of_eight_times_ngf() -> None:
+    from invrestore.models.pix2pix.model import level_channels
+
+    assert level_channels(8, 16) == [16, 32, 64, 128, 128, 128, 128, 128]
+    assert level_channels(8) == [64, 128, 256, 512, 512, 512, 512, 512]
+    g = UNetGenerator(8, ngf=16)
+    assert sum(isinstance(m, nn.Dropout) for m in g.modules()) == 3  # as unet_256 at ngf = 64
+    assert count_parameters(g) == 3_404_451  # ≈ 54,413,955 / 16
+
+
 def test_generator_rejects_sizes_that_are_not_multiples_of_2_to_the_n() -> None:
     with pytest.raises(ValueError, match="multiple of 8"):
         UNetGenerator(3, ngf=4)(torch.rand(1, 3, 12, 16))

@@ -34,7 +34,7 @@ class GeneratorConfig:
     Attributes:
         arch: ``"unet"`` (UNet-N) or ``"encdec"`` (En/Decoder-N).
         depth: number of down/up-sampling levels N.
-        ngf: width of the first level (level k: ``min(ngf·2^k, max_channels)``).
+        ngf: width of the first level (level k: ``min(ngf·2^k, max_channels)``; ``max_channels`` ``None`` = 8·ngf).
         norm: ``"batch"`` or ``"instance"``.
         dropout: pix2pix's Dropout(0.5) in the 512→512 decoder levels (UNet only).
         subpix_top: SubPixUpsamp at the top decoder layer.
@@ -49,7 +49,7 @@ class GeneratorConfig:
     in_channels: int = 3
     out_channels: int = 3
     ngf: int = 64
-    max_channels: int = 512
+    max_channels: int | None = None
     norm: str = "batch"
     dropout: bool = True
     subpix_top: bool = False

@@ -65,14 +65,16 @@ def _norm_factory(norm: str) -> tuple[NormFactory, bool]:
     raise ConfigError(f"norm must be 'batch' or 'instance', not {norm!r}")
 
 
-def level_channels(depth: int, ngf: int = 64, max_channels: int = 512) -> list[int]:
-    """Channels of the N encoder levels, ``c_k = min(ngf·2^k, max_channels)`` for ``k = 0..N-1``.
+def level_channels(depth: int, ngf: int = 64, max_channels: int | None = None) -> list[int]:
+    """Channels of the N encoder levels, ``c_k = min(ngf·2^k, max_channels)`` for ``k = 0..N-1``
+    (``max_channels=None``: pix2pix's cap ``8·ngf``, i.e. 512 at ngf = 64).
 
     ``level_channels(8) == [64, 128, 256, 512, 512, 512, 512, 512]`` (pix2pix ``unet_256``).
     """
     if depth < 1:
         raise ConfigError(f"depth must be ≥ 1, got {depth}")
-    return [min(ngf * 2**k, max_channels) for k in range(depth)]
+    cap = 8 * ngf if max_channels is None else max_channels
+    return [min(ngf * 2**k, cap) for k in range(depth)]
 
 
 def init_pix2pix_(module: nn.Module, gain: float = 0.02, generator: torch.Generator | None = None) -> nn.Module:
@@ -254,7 +256,8 @@ class UNetGenerator(nn.Module):
         depth: number of down/up-sampling levels ``N`` (1..8 in the paper; any N ≥ 1 works).
         in_channels, out_channels: image channels.
         ngf: channels of the first level; level k has ``min(ngf·2^k, max_channels)``.
-        max_channels: channel cap (512).
+        max_channels: channel cap (``None``: pix2pix's ``8·ngf``, 512 at the default ngf = 64; reduced-width
+            generators keep pix2pix's shape).
         norm: ``"batch"`` (pix2pix default) or ``"instance"``.
         dropout: Dropout(0.5) after the up path of each non-innermost, non-outermost level whose input and output
             widths are both ``max_channels`` (pix2pix: 3 levels for N = 8, none for N ≤ 5).
@@ -275,7 +278,7 @@ class UNetGenerator(nn.Module):
         in_channels: int = 3,
         out_channels: int = 3,
         ngf: int = 64,
-        max_channels: int = 512,
+        max_channels: int | None = None,
         norm: str = "batch",
         dropout: bool = True,
         subpix_top: bool = False,
@@ -287,6 +290,7 @@ class UNetGenerator(nn.Module):
     ) -> None:
         super().__init__()
         ch = level_channels(depth, ngf, max_channels)
+        cap = 8 * ngf if max_channels is None else max_channels
         positions = set(info_accum_positions) if info_accum_layers > 0 else set()
         if any(p < 1 or p > depth for p in positions):
             raise ConfigError(f"info_accum_positions must lie in 1..{depth}, got {sorted(positions)}")
@@ -307,7 +311,7 @@ class UNetGenerator(nn.Module):
                 submodule=block,
                 innermost=block is None,
                 norm=norm,
-                dropout=dropout and block is not None and outer == inner == max_channels,
+                dropout=dropout and block is not None and outer == inner == cap,
                 pre=pre(level, outer),
             )
         self.model = UNetBlock(
@@ -358,7 +362,7 @@ class EncoderDecoderGenerator(nn.Module):
         in_channels: int = 3,
         out_channels: int = 3,
         ngf: int = 64,
-        max_channels: int = 512,
+        max_channels: int | None = None,
         norm: str = "batch",
         subpix_top: bool = False,
         info_accum_layers: int = 0,
