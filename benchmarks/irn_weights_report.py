@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from invrestore.evaluation import BicubicMethod, evaluate_dataset, get_protocol
 from invrestore.evaluation.paper import paper_result
 from invrestore.models.irn import load_official_checkpoint
 from invrestore.models.irn.rescaler import IRNRescaler
-from invrestore.train import run_wall_time
+from invrestore.train import cpu_name, run_wall_time
 
 
 def main() -> None:
@@ -78,16 +77,6 @@ def main() -> None:
             json.dump({"model": args.model, "weights": args.weights, "results": rows}, fh, indent=2)
     if args.card:
         write_card(args, table)
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def write_card(args: argparse.Namespace, table: list[str]) -> None:

@@ -2,7 +2,7 @@
 
 from invrestore.train.checkpoint import load_checkpoint, load_weights, save_checkpoint, save_weights
 from invrestore.train.config import OptimConfig, TrainConfig, config_to_yaml, load_config, merge_config
-from invrestore.train.loop import FitResult, StepBatchSampler, Task, fit, run_wall_time, step_seed
+from invrestore.train.loop import FitResult, StepBatchSampler, Task, cpu_name, fit, run_wall_time, step_seed
 
 __all__ = [
     "FitResult",
@@ -11,6 +11,7 @@ __all__ = [
     "Task",
     "TrainConfig",
     "config_to_yaml",
+    "cpu_name",
     "fit",
     "load_checkpoint",
     "load_config",

@@ -338,6 +338,19 @@ def run_wall_time(metrics: str | Path) -> float:
     return total + last
 
 
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``, else :mod:`platform`), for model cards and benchmark reports."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _truncate_log(path: Path, step: int) -> None:
     """Drop log records newer than the checkpoint we resume from (they will be written again)."""
     if not path.is_file():

@@ -273,14 +273,15 @@ class Pix2PixTask:
         files = list(resolve_dataset(d.val_set, d.root).files)[: d.val_limit or None]
         images = ImageFolder(files, mode="rgb")
         degrade = self.degradation()
-        p, s = [], []
+        p, s, p_in = [], [], []
         for i in range(len(images)):
             x = images.load(i).to(device)
             x_lq = degrade(x, torch.Generator(device=device).manual_seed(i))
             x_hat = restore(_unwrap(model).generator, x_lq, eval_mode=self.cfg.eval_mode).clamp(0, 1)
             p.append(float(psnr(x_hat, x)))
             s.append(float(ssim(x_hat, x)))
-        return {"psnr": sum(p) / len(p), "ssim": sum(s) / len(s)}
+            p_in.append(float(psnr(x_lq.clamp(0, 1), x)))
+        return {"psnr": sum(p) / len(p), "ssim": sum(s) / len(s), "psnr_in": sum(p_in) / len(p_in)}
 
     def _validate_paired(self, model: nn.Module, device: torch.device) -> dict[str, float]:
         """Mean PSNR/SSIM of the restored full images of the paired test split (first ``val_limit``)."""
@@ -291,11 +292,12 @@ class Pix2PixTask:
         if ds is None:
             return {}
         n = min(ds.num_pairs(), self.cfg.data.val_limit) if self.cfg.data.val_limit else ds.num_pairs()
-        p, s = [], []
+        p, s, p_in = [], [], []
         for i in range(n):
             item = ds[i]
             x, x_lq = item["x"].to(device), item["x_lq"].to(device)
             x_hat = restore(_unwrap(model).generator, x_lq, eval_mode=self.cfg.eval_mode).clamp(0, 1)
             p.append(float(psnr(x_hat, x)))
             s.append(float(ssim(x_hat, x)))
-        return {"psnr": sum(p) / len(p), "ssim": sum(s) / len(s)} if p else {}
+            p_in.append(float(psnr(x_lq.clamp(0, 1), x)))
+        return {"psnr": sum(p) / len(p), "ssim": sum(s) / len(s), "psnr_in": sum(p_in) / len(p_in)} if p else {}
