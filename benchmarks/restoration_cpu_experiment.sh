@@ -8,7 +8,7 @@
 #   STEPS=2 LIMIT=1 OUT=/tmp/smoke bash benchmarks/restoration_cpu_experiment.sh   # a smoke test
 set -euo pipefail
 export INVRESTORE_DATA="${INVRESTORE_DATA:-../shared/data}"
-STEPS="${STEPS:-1800}"
+STEPS="${STEPS:-1200}"
 LIMIT="${LIMIT:-0}"
 OUT="${OUT:-runs/restoration_cpu}"
 INV="${INV:-.venv/bin/invrestore}"
