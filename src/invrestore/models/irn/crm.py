@@ -13,18 +13,23 @@ Paper: Xiao et al., "Invertible Rescaling Network and Its Extensions", IJCV 2022
 5,795,843 parameters. JPEG here is Pillow (libjpeg-turbo, IJG quality scale) with **explicit** chroma subsampling,
 default 4:2:0 — the official code uses cv2's ``imencode`` defaults, which are also 4:2:0 and give byte-identical
 files. One CRM is trained per JPEG quality (q90 in the official yml). Register: ``crm-rrdb8`` (family ``irn``).
+
+For the "Bicubic + JPEG + CRM" baseline of Fig. 9 the same network is trained on the 8-bit MATLAB-bicubic LR
+instead of IRN's (``model.lr_source: bicubic``); :func:`bicubic_jpeg_crm` is its test pipeline.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from invrestore.errors import ConfigError
+from invrestore.errors import CheckpointError, ConfigError
 from invrestore.models.irn.config import IRNDataConfig
 from invrestore.models.irn.losses import squared_error_sum
 from invrestore.models.irn.model import IRN
@@ -34,15 +39,27 @@ from invrestore.train.config import OptimConfig, TrainConfig
 
 __all__ = [
     "CRM",
+    "LR_SOURCES",
     "RRDB",
     "CRMConfig",
     "CRMJPEGConfig",
     "CRMModelConfig",
     "CRMTask",
+    "JPEGStore",
     "ResidualDenseBlock",
+    "bicubic_jpeg_crm",
+    "bicubic_lr",
     "crm_loss",
     "irn_jpeg_crm",
+    "jpeg_crm",
+    "load_crm",
 ]
+
+#: Where the LR image that the CRM restores comes from: IRN's forward pass or MATLAB bicubic.
+LR_SOURCES: tuple[str, ...] = ("irn", "bicubic")
+
+#: Called with ``(index in the batch, JPEG bytes)``; returns the bytes to decode (e.g. written and read back).
+JPEGStore = Callable[[int, bytes], bytes]
 
 
 # -- architecture ---------------------------------------------------------------------------------------------------
@@ -135,30 +152,105 @@ def crm_rrdb8(**kw: Any) -> CRM:
     return CRM(**kw)
 
 
+def load_crm(path: str | Path) -> CRM:
+    """A :class:`CRM` with the weights of ``path``, its size (``nf``, ``nb``, ``gc``, channels) read from the keys.
+
+    ``path`` is a safetensors file or a torch ``.pth`` (official ``RRDBNet`` state dicts, ``module.``-prefixed or
+    wrapped ones too), or a training checkpoint folder holding ``model.safetensors``. Returned in eval mode.
+
+    Raises:
+        CheckpointError: missing or unreadable file, or weights that are not those of a CRM (RRDBNet).
+    """
+    from invrestore.models.irn.model import _unwrap_state_dict, load_into
+    from invrestore.train.checkpoint import load_weights
+
+    src = Path(path)
+    if src.is_dir() and (src / "model.safetensors").is_file():
+        src = src / "model.safetensors"
+    sd = load_weights(src)
+    if src.suffix != ".safetensors":
+        try:
+            sd = _unwrap_state_dict(sd)
+        except CheckpointError as e:
+            raise CheckpointError(f"'{path}': {e}") from e
+    needed = ("conv_first.weight", "trunk_conv.weight", "conv_last.weight", "RRDB_trunk.0.RDB1.conv1.weight")
+    if any(k not in sd or sd[k].ndim != 4 for k in needed):
+        keys = ", ".join(list(sd)[:4]) or "none"
+        raise CheckpointError(f"'{path}' does not hold CRM (RRDBNet) weights (first keys: {keys})")
+    nb = 1 + max(int(k.split(".")[1]) for k in sd if k.startswith("RRDB_trunk.") and k.split(".")[1].isdigit())
+    nf, in_nc = sd["conv_first.weight"].shape[:2]
+    gc = sd["RRDB_trunk.0.RDB1.conv1.weight"].shape[0]
+    out_nc = sd["conv_last.weight"].shape[0]
+    crm = CRM(in_nc=int(in_nc), out_nc=int(out_nc), nf=int(nf), nb=nb, gc=int(gc))
+    load_into(crm, sd, source=f"'{path}'")
+    return crm.eval()
+
+
 # -- loss and test pipeline -----------------------------------------------------------------------------------------
+def _check_lr_source(lr_source: str) -> str:
+    if lr_source not in LR_SOURCES:
+        raise ConfigError(f"lr_source must be one of {', '.join(LR_SOURCES)}, got {lr_source!r}")
+    return lr_source
+
+
+def bicubic_lr(x: Tensor, scale: int) -> Tensor:
+    """The 8-bit MATLAB-bicubic LR of ``x`` ``(B, C, H, W)`` (H, W multiples of ``scale``): ``k / 255`` values.
+
+    MATLAB ``imresize(·, 1/s, 'bicubic')`` with antialiasing (:class:`~invrestore.evaluation.BicubicMethod`), then
+    round half up to 8 bits as :func:`invrestore.io.to_uint8` (the LR file ``bench codecs`` encodes). Same dtype.
+    """
+    from invrestore.evaluation.methods import BicubicMethod
+
+    lr = BicubicMethod().downscale(x, scale)
+    return (torch.floor(lr.to(torch.float64).clamp(0, 1) * 255.0 + 0.5) / 255.0).to(x.dtype)
+
+
 def crm_loss(
-    crm: nn.Module, irn: IRN, x: Tensor, quality: int = 90, subsampling: str = "4:2:0"
+    crm: nn.Module,
+    irn: IRN | None,
+    x: Tensor,
+    quality: int = 90,
+    subsampling: str = "4:2:0",
+    *,
+    lr_source: str = "irn",
+    scale: int | None = None,
 ) -> tuple[Tensor, dict[str, float]]:
     """One CRM training step's loss (``specs/irn.md`` §2.4). Pure: no optimiser, no device moves, no logging.
 
     ``y_q = Quant(G(x)[:, :3])`` with the IRN ``G`` frozen (no_grad), ``J = JPEG_quality(y_q)`` (Pillow,
     ``subsampling``), and the loss is ``Σ_CHW (y_q − R(J))² / B``; only ``crm`` (R) receives gradients.
+    With ``lr_source="bicubic"`` the LR is the 8-bit MATLAB bicubic :func:`bicubic_lr` of ``x`` instead (the
+    bicubic + JPEG + CRM baseline); ``irn`` may then be None.
 
     Args:
         crm: the restoration network R (may be wrapped in DDP).
-        irn: the frozen IRN (its parameters are not touched).
-        x: HR batch ``(B, 3, H, W)``; H and W multiples of the IRN scale.
+        irn: the frozen IRN (its parameters are not touched); only needed for ``lr_source="irn"``.
+        x: HR batch ``(B, 3, H, W)``; H and W multiples of the scale.
         quality: JPEG quality in 1..100.
         subsampling: JPEG chroma subsampling (``"4:2:0"`` as the official cv2 default).
+        lr_source: ``"irn"`` or ``"bicubic"``.
+        scale: the bicubic scale (default: ``irn.scale``).
 
     Returns:
         ``(loss, metrics)`` with the loss and the LR PSNRs of JPEG and of R(JPEG) (8-bit, RGB).
+
+    Raises:
+        ConfigError: unknown ``lr_source``, or a missing IRN / scale.
     """
     from invrestore.degradations.jpeg import jpeg_compress
     from invrestore.metrics import psnr
 
+    if _check_lr_source(lr_source) == "irn" and irn is None:
+        raise ConfigError("lr_source 'irn' needs the IRN")
     with torch.no_grad():
-        y_q, _ = irn.downscale(x)
+        if lr_source == "irn":
+            assert irn is not None
+            y_q, _ = irn.downscale(x)
+        else:
+            s = scale if scale is not None else (irn.scale if irn is not None else None)
+            if s is None:
+                raise ConfigError("lr_source 'bicubic' needs a scale (or an IRN to take it from)")
+            y_q = bicubic_lr(x, s)
         j = jpeg_compress(y_q, quality, subsampling)  # type: ignore[arg-type]
     restored = crm(j)
     loss = squared_error_sum(restored, y_q)
@@ -171,6 +263,38 @@ def crm_loss(
     return loss, metrics
 
 
+def jpeg_crm(
+    crm: nn.Module | None,
+    y_q: Tensor,
+    quality: int,
+    subsampling: str = "4:2:0",
+    store: JPEGStore | None = None,
+) -> tuple[Tensor, int]:
+    """The coded part of every test pipeline: each 8-bit LR of ``y_q`` → JPEG → decode → ``R`` → ``Quant``.
+
+    ``y_q`` is ``(B, C, h, w)`` in [0, 1]; each image is encoded alone (Pillow, ``quality``, ``subsampling``), the
+    bytes go through ``store`` (e.g. written to a file and read back) and are counted, then decoded. ``R`` and the
+    8-bit quantisation are skipped when ``crm`` is None (plain JPEG). Runs under no_grad.
+
+    Returns:
+        ``(restored LR (B, C, h, w) on y_q's device and dtype, total bytes)``.
+    """
+    from invrestore.degradations.jpeg import jpeg_decode, jpeg_encode
+    from invrestore.models.irn.model import quantize_ste
+
+    with torch.no_grad():
+        outs, total = [], 0
+        for i, yi in enumerate(y_q):
+            data = jpeg_encode(yi, quality, subsampling)  # type: ignore[arg-type]
+            if store is not None:
+                data = store(i, data)
+            total += len(data)
+            outs.append(jpeg_decode(data, channels=yi.shape[0]).to(y_q))
+        j = torch.stack(outs)
+        r = quantize_ste(crm(j)) if crm is not None else j
+    return r, total
+
+
 def irn_jpeg_crm(
     irn: IRN,
     crm: nn.Module | None,
@@ -179,26 +303,39 @@ def irn_jpeg_crm(
     subsampling: str = "4:2:0",
     generator: torch.Generator | None = None,
     z_mode: str = "random",
+    store: JPEGStore | None = None,
 ) -> tuple[Tensor, int]:
     """The test pipeline of IRN + JPEG (+ CRM) for one batch: ``(x̂, total JPEG bytes)``.
 
     ``y_q = Quant(G(x)[:, :3])`` → JPEG bytes (counted) → decode → ``R`` (skipped when ``crm`` is None) →
     ``Quant`` → ``G⁻¹(cat(·, z))`` with ``z ~ N(0, I)`` from ``generator`` (or zeros for ``z_mode="zero"``).
-    bpp is ``8 · bytes / (H·W)`` of the HR image (per image when B = 1).
+    bpp is ``8 · bytes / (H·W)`` of the HR image (per image when B = 1). ``store``: see :func:`jpeg_crm`.
     """
-    from invrestore.degradations.jpeg import jpeg_decode, jpeg_encode
-    from invrestore.models.irn.model import quantize_ste
-
     with torch.no_grad():
         y_q, _ = irn.downscale(x)
-        outs, total = [], 0
-        for yi in y_q:
-            data = jpeg_encode(yi, quality, subsampling)  # type: ignore[arg-type]
-            total += len(data)
-            outs.append(jpeg_decode(data, channels=yi.shape[0]).to(x))
-        j = torch.stack(outs)
-        r = quantize_ste(crm(j)) if crm is not None else j
+        r, total = jpeg_crm(crm, y_q, quality, subsampling, store)
         x_hat = irn.upscale(r, z_mode=z_mode, generator=generator)  # type: ignore[arg-type]
+    return x_hat, total
+
+
+def bicubic_jpeg_crm(
+    crm: nn.Module | None,
+    x: Tensor,
+    scale: int,
+    quality: int,
+    subsampling: str = "4:2:0",
+    store: JPEGStore | None = None,
+) -> tuple[Tensor, int]:
+    """The test pipeline of bicubic + JPEG (+ CRM) for one batch: ``(x̂, total JPEG bytes)``.
+
+    The 8-bit MATLAB-bicubic LR (:func:`bicubic_lr`) → JPEG → decode → ``R`` → ``Quant`` (:func:`jpeg_crm`; no
+    ``R`` when ``crm`` is None) → MATLAB bicubic up by ``scale``.
+    """
+    from invrestore.evaluation.methods import BicubicMethod
+
+    with torch.no_grad():
+        r, total = jpeg_crm(crm, bicubic_lr(x, scale), quality, subsampling, store)
+        x_hat = BicubicMethod().upscale(r, scale)
     return x_hat, total
 
 
@@ -212,12 +349,17 @@ class CRMModelConfig:
         irn_weights: weights of that IRN (``None``: its shipped weights).
         name: registered CRM (``crm-rrdb8``).
         init_weights: start the CRM from these weights (e.g. the q90 CRM for another quality).
+        lr_source: the LR the CRM restores: ``"irn"`` (IRN's 8-bit LR, the paper's CRM) or ``"bicubic"`` (the
+            8-bit MATLAB-bicubic LR of the crop, for the bicubic + JPEG + CRM baseline; the IRN is not run).
+        scale: the bicubic scale (``lr_source: bicubic`` only; ``None``: the scale of the registered ``irn``).
     """
 
     irn: str = "irn-x2"
     irn_weights: str | None = None
     name: str = "crm-rrdb8"
     init_weights: str | None = None
+    lr_source: str = "irn"
+    scale: int | None = None
 
 
 @dataclass(frozen=True)
@@ -254,11 +396,39 @@ class CRMTask:
     def __init__(self, cfg: CRMConfig) -> None:
         if not 1 <= cfg.jpeg.quality <= 100:
             raise ConfigError(f"jpeg.quality must be in 1..100, got {cfg.jpeg.quality}")
+        m = cfg.model
+        if m.lr_source not in LR_SOURCES:
+            raise ConfigError(f"model.lr_source must be one of {', '.join(LR_SOURCES)}, got {m.lr_source!r}")
+        if m.scale is not None and m.lr_source != "bicubic":
+            raise ConfigError("model.scale is only for lr_source: bicubic (the IRN sets its own scale); leave it null")
+        if m.scale is not None and m.scale < 1:
+            raise ConfigError(f"model.scale must be a positive integer, got {m.scale}")
         self.cfg = cfg
         self.train = cfg.train
-        self.name = f"{cfg.model.name}-q{cfg.jpeg.quality}"
+        source = "-bicubic" if m.lr_source == "bicubic" else ""
+        self.name = f"{m.name}{source}-q{cfg.jpeg.quality}"
         self.best_metric = "psnr_hr"
         self._irn: IRN | None = None
+        self._scale: int | None = m.scale
+
+    @property
+    def bicubic(self) -> bool:
+        """Whether the CRM is trained on the bicubic LR (``model.lr_source: bicubic``)."""
+        return self.cfg.model.lr_source == "bicubic"
+
+    @property
+    def scale(self) -> int:
+        """The rescaling factor: the IRN's, or ``model.scale`` (else the registered IRN's) for bicubic."""
+        if not self.bicubic:
+            return (self._irn if self._irn is not None else self.irn()).scale  # never moves the IRN
+        if self._scale is None:
+            from invrestore.models.registry import create_model
+
+            net = create_model(self.cfg.model.irn)  # only its scale: no weights needed
+            if not isinstance(net, IRN):
+                raise ConfigError(f"model.irn '{self.cfg.model.irn}' is not an IRN rescaling model")
+            self._scale = net.scale
+        return self._scale
 
     def config(self) -> Any:
         return self.cfg
@@ -298,9 +468,11 @@ class CRMTask:
         from invrestore.data import ImageFolder, PairedDataset, training_files
 
         d = self.cfg.data
-        s = self.irn().scale
+        s = self.scale
         if d.crop_size % s:
-            raise ConfigError(f"data.crop_size {d.crop_size} must be a multiple of the IRN scale {s}")
+            raise ConfigError(
+                f"data.crop_size {d.crop_size} must be a multiple of the {'' if self.bicubic else 'IRN '}scale {s}"
+            )
         files = training_files(d.train_sets, d.train_folders, d.root, min_size=d.crop_size)
         images = ImageFolder(files, mode="rgb", cache=True)
         return PairedDataset(images, d.crop_size, _identity, where="crop", seed=self.cfg.train.seed, repeat=d.repeat)
@@ -309,6 +481,10 @@ class CRMTask:
         self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
     ) -> tuple[Tensor, dict[str, float]]:
         x = batch["x"]
+        if self.bicubic:
+            return crm_loss(
+                model, None, x, self.cfg.jpeg.quality, self.cfg.jpeg.subsampling, lr_source="bicubic", scale=self.scale
+            )
         return crm_loss(model, self.irn(x.device), x, self.cfg.jpeg.quality, self.cfg.jpeg.subsampling)
 
     def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
@@ -323,15 +499,20 @@ class CRMTask:
         if d.val_limit:
             files = files[: d.val_limit]
         images = ImageFolder(files, mode="rgb")
-        irn = self.irn(device)
+        irn = None if self.bicubic else self.irn(device)
+        s = self.scale if irn is None else irn.scale
+        q, sub = self.cfg.jpeg.quality, self.cfg.jpeg.subsampling
         crm = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
         was_training = crm.training
         crm.eval()
         rows: list[dict[str, float]] = []
         for i in range(len(images)):
-            x = modcrop(images.load(i), irn.scale).unsqueeze(0).to(device)
-            g = torch.Generator(device=device).manual_seed(0)
-            x_hat, nbytes = irn_jpeg_crm(irn, crm, x, self.cfg.jpeg.quality, self.cfg.jpeg.subsampling, g)
+            x = modcrop(images.load(i), s).unsqueeze(0).to(device)
+            if irn is None:
+                x_hat, nbytes = bicubic_jpeg_crm(crm, x, s, q, sub)
+            else:
+                g = torch.Generator(device=device).manual_seed(0)
+                x_hat, nbytes = irn_jpeg_crm(irn, crm, x, q, sub, g)
             rows.append({"psnr_hr": float(psnr(x_hat, x).mean()), "bpp": 8.0 * nbytes / (x.shape[-2] * x.shape[-1])})
         crm.train(was_training)
         return {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
