@@ -256,7 +256,7 @@ def _eval_restoration(
 ) -> None:
     """Score a restoration model on seeded degraded copies of each dataset (``score_restoration``): RGB PSNR/SSIM
     of the output (clamped, range 1), of the degraded input, and optionally the official IRAE SSIM."""
-    from invrestore.cli.restore import load_restoration_model, restore_image
+    from invrestore.cli.restore import load_restoration_model, restore_image, trained_task
     from invrestore.data import resolve_dataset
     from invrestore.data.restoration import Degraded, RestorationDataConfig, score_restoration
 
@@ -273,6 +273,9 @@ def _eval_restoration(
     name, net = load_restoration_model(model, weights, dev)
     if name.startswith("pix2pix"):
         raise ConfigError("pix2pix models are scored by their training task's validation, not by --task here")
+    trained_for = trained_task(name, net)
+    if trained_for is not None and trained_for != task:
+        raise ConfigError(f"'{name}' was trained to {trained_for}, not to {task}: pass --task {trained_for}")
 
     def run(deg: Degraded) -> torch.Tensor:
         s = float(deg.sigma[0]) if deg.sigma is not None else sigma

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from invrestore.errors import CheckpointError, ConfigError, ImageReadError
 
-__all__ = ["load_restoration_model", "restore", "restore_image"]
+__all__ = ["load_restoration_model", "restore", "restore_image", "shipped_restoration_models", "trained_task"]
 
 T = TypeVar("T")
 
@@ -29,11 +29,32 @@ TASKS = ("denoise", "dejpeg", "inpaint", "derain", "dehaze")
 
 
 def restoration_models() -> tuple[str, ...]:
-    """Names ``restore`` accepts: IRAE, the baselines and the pix2pix generators (not the discriminator)."""
+    """Names ``restore`` accepts: IRAE, the baselines (also their shipped-weights variants) and the pix2pix
+    generators (not the discriminator)."""
+    from invrestore.models.registry import MODELS as REGISTRY
+    from invrestore.models.registry import list_models
+
+    list_models()  # import every family
+    extra = tuple(n for n, e in REGISTRY.items() if e.family in ("irae", "baselines") and n not in MODELS)
+    gens = tuple(n for n, e in REGISTRY.items() if e.family == "pix2pix" and n != "pix2pix-patchgan")
+    return MODELS + extra + gens
+
+
+def shipped_restoration_models() -> tuple[str, ...]:
+    """Restoration models whose weights ship with invrestore (usable without ``--weights``)."""
     from invrestore.models.registry import MODELS as REGISTRY
 
-    gens = tuple(n for n, e in REGISTRY.items() if e.family == "pix2pix" and n != "pix2pix-patchgan")
-    return MODELS + gens
+    return tuple(n for n in restoration_models() if REGISTRY[n].pretrained is not None)
+
+
+def trained_task(name: str, net: nn.Module) -> str | None:
+    """The task ``net`` was trained for, when known (a pix2pix run's task, a shipped model's task)."""
+    from invrestore.models.registry import MODELS as REGISTRY
+
+    task = getattr(net, "task", None)
+    if task is None and name in REGISTRY:
+        task = REGISTRY[name].task
+    return str(task) if task is not None else None
 
 
 class Pix2PixRestorer(nn.Module):
@@ -91,16 +112,22 @@ def load_restoration_model(model: str | None, weights: str | None, device: torch
 
     Raises:
         ConfigError: unknown or mismatching model name, or none given.
-        CheckpointError: no ``weights`` (no pretrained weights ship with these models), unreadable or mismatching.
+        CheckpointError: no ``weights`` and none ship with ``model``; unreadable or mismatching weights.
     """
     from invrestore.models.registry import create_model
     from invrestore.train.checkpoint import load_weights
 
     if weights is None:
         if model is None:
-            raise ConfigError("pass --model NAME and --weights PATH")
-        create_model(model, pretrained=True)  # raises the CheckpointError that names --weights
-        raise CheckpointError(f"no weights for '{model}': pass --weights PATH")  # pragma: no cover
+            shipped = ", ".join(shipped_restoration_models())
+            raise ConfigError(f"pass --model NAME (with shipped weights: {shipped}) or --weights PATH")
+        from invrestore.models.registry import MODELS as REGISTRY
+
+        shipped_net = create_model(model, pretrained=True)  # none shipped: a CheckpointError that names --weights
+        entry = REGISTRY[model]
+        if entry.family == "pix2pix":
+            shipped_net = Pix2PixRestorer(shipped_net, eval_mode=False, task=entry.task)
+        return model, shipped_net.to(device).eval()
     path = Path(weights)
     file = _weights_file(path)
     cfg_path = _run_config(path)
@@ -212,8 +239,13 @@ def _read_mask(path: str, h: int, w: int) -> Tensor:
 @click.option("--sigma", type=float, default=None, help="Noise σ (0–255): FFDNet's input; the noise of --degrade.")
 @click.option("--quality", type=int, default=None, help="JPEG quality factor of --degrade.")
 @click.option("--mask", type=click.Path(dir_okay=False), default=None, help="Inpainting mask (white = hole).")
-@click.option("--model", default=None, help="irae, dncnn, ffdnet, unet, arcnn or pix2pix-* (default: the run's).")
-@click.option("--weights", default=None, help="Weights file, checkpoint folder or run folder.")
+@click.option(
+    "--model",
+    default=None,
+    help="irae, dncnn, ffdnet, unet, arcnn or pix2pix-* (default: the run's); shipped weights, no --weights needed: "
+    "irae-denoise25, dncnn-s-denoise25, pix2pix-derain.",
+)
+@click.option("--weights", default=None, help="Weights file, checkpoint folder or run folder (else the shipped).")
 @click.option("-o", "--output", type=click.Path(file_okay=False), required=True, help="Output folder.")
 @click.option("--degrade", is_flag=True, help="Degrade clean inputs first, write them, print PSNR vs the input.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --degrade (per image).")
@@ -260,9 +292,9 @@ def restore(
         raise ConfigError(f"'{model}' is not a restoration model; choose from {', '.join(restoration_models())}")
     name, net = load_restoration_model(model, weights, dev)
     _check_options(task, name, sigma, quality, mask, degrade)
-    trained_for = getattr(net, "task", None)
+    trained_for = trained_task(name, net)
     if trained_for is not None and trained_for != task:
-        raise ConfigError(f"'{weights}' was trained to {trained_for}, not to {task}: pass --task {trained_for}")
+        raise ConfigError(f"'{weights or name}' was trained to {trained_for}, not to {task}: pass --task {trained_for}")
     torch.manual_seed(seed)  # pix2pix's train-mode inference keeps dropout on: make it reproducible
     out_dir = Path(output)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -23,21 +23,23 @@ class ModelEntry:
     family: str
     description: str
     pretrained: str | None = None  # resource name of shipped weights inside the package, if any
+    task: str | None = None  # restoration models: the task the shipped weights were trained for (e.g. "denoise")
 
 
 MODELS: dict[str, ModelEntry] = {}
 
 
 def register_model(
-    name: str, family: str, description: str = "", pretrained: str | None = None
+    name: str, family: str, description: str = "", pretrained: str | None = None, task: str | None = None
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Register a factory ``(**overrides) -> nn.Module`` under ``name``."""
+    """Register a factory ``(**overrides) -> nn.Module`` under ``name`` (``pretrained``: the file name of its
+    shipped weights in ``invrestore/weights``; ``task``: what those weights restore)."""
 
     def deco(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in MODELS:
             raise ValueError(f"model {name!r} is registered twice")
         MODELS[name] = ModelEntry(
-            name, fn, family, description or (fn.__doc__ or "").strip().split("\n")[0], pretrained
+            name, fn, family, description or (fn.__doc__ or "").strip().split("\n")[0], pretrained, task
         )
         return fn
 

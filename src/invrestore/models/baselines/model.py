@@ -341,3 +341,16 @@ def unet(**overrides: object) -> UNet:
 def arcnn(**overrides: object) -> ARCNN:
     """AR-CNN (9×9/64 → 7×7/32 → 1×1/16 → 5×5/C, PReLU)."""
     return ARCNN(**overrides)  # type: ignore[arg-type]
+
+
+@register_model(
+    "dncnn-s-denoise25",
+    family="baselines",
+    description="DnCNN-S (15 middle layers) trained here for σ = 25 denoising (CPU budget): 558,336 params",
+    pretrained="dncnn-s-denoise25.safetensors",
+    task="denoise",
+)
+def dncnn_s_denoise25(**overrides: object) -> DnCNN:
+    """DnCNN with 15 middle layers (DnCNN-S depth) and shipped σ = 25 weights (see ``weights/dncnn-s-denoise25.md``),
+    the IRAE comparison's equal-budget baseline."""
+    return DnCNN(**{"middle_layers": 15, **overrides})  # type: ignore[arg-type]

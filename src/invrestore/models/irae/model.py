@@ -332,3 +332,15 @@ class IRAE(nn.Module):
 def irae(**overrides: object) -> IRAE:
     """IRAE with the paper preset ``K = 16``, ``L = 2``, width 64 (keyword overrides: see :class:`IRAE`)."""
     return IRAE(**overrides)  # type: ignore[arg-type]
+
+
+@register_model(
+    "irae-denoise25",
+    family="irae",
+    description="IRAE (K=16, L=2, width 64) trained here for σ = 25 denoising (CPU budget): 1,301,504 params",
+    pretrained="irae-denoise25.safetensors",
+    task="denoise",
+)
+def irae_denoise25(**overrides: object) -> IRAE:
+    """The ``irae`` preset with shipped σ = 25 denoising weights (see ``weights/irae-denoise25.md``)."""
+    return IRAE(**overrides)  # type: ignore[arg-type]
