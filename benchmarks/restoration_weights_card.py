@@ -96,7 +96,7 @@ def pix2pix_eval_lines(run: Path, name: str) -> list[str]:
         "|---|---|---|---|",
         f"| {d['val_set']} | {v['psnr']:.2f} | {v['ssim']:.4f} | {v.get('psnr_in', float('nan')):.2f} |",
         "",
-        f"Regenerate (CLI, one seed for every image, so the numbers differ slightly): `invrestore restore "
+        f"Regenerate (CLI; it seeds every image alike, so its rain and numbers differ): `invrestore restore "
         f"IMAGES --task {d['task']} --degrade --model {name} -o OUT` prints the PSNR per image and the mean.",
     ]
 

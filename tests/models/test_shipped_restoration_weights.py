@@ -15,10 +15,11 @@ from invrestore.cli.demo import sample_images
 from invrestore.cli.main import cli
 from invrestore.cli.restore import load_restoration_model, restore_image, shipped_restoration_models
 from invrestore.degradations import GaussianNoise
+from invrestore.degradations.rain import Rain
 from invrestore.io import read_image
 from invrestore.metrics import psnr
 
-SHIPPED = {"irae-denoise25": "denoise", "dncnn-s-denoise25": "denoise"}
+SHIPPED = {"irae-denoise25": "denoise", "dncnn-s-denoise25": "denoise", "pix2pix-derain": "derain"}
 
 
 def _weights_dir() -> Path:
@@ -53,6 +54,17 @@ def test_shipped_denoisers_remove_most_of_sigma_25_noise_on_the_bundled_samples(
         out = restore_image(net, y)
         gain.append(float(psnr(out[None], x[None])[0] - psnr(y.clamp(0, 1)[None], x[None])[0]))
     assert sum(gain) / len(gain) > 5.0  # dB over the noisy input (measured: IRAE 8.9, DnCNN-S 6.3)
+
+
+def test_shipped_deraining_generator_improves_synthetic_rain_on_the_bundled_samples() -> None:
+    _, net = load_restoration_model("pix2pix-derain", None, torch.device("cpu"))
+    gain = []
+    for i, x in enumerate(_crops(128)):
+        torch.manual_seed(i)  # pix2pix's train-mode inference keeps dropout/BN batch statistics
+        y = Rain()(x, torch.Generator().manual_seed(i)).clamp(0, 1)
+        out = restore_image(net, y)
+        gain.append(float(psnr(out[None], x[None])[0] - psnr(y[None], x[None])[0]))
+    assert sum(gain) / len(gain) > 0.5
 
 
 def test_restore_cli_uses_the_shipped_denoiser_without_weights(tmp_path: Path) -> None:

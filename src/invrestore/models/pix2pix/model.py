@@ -594,3 +594,18 @@ def pix2pix_unet5_ia15_subpix(**kw: Any) -> UNetGenerator:
 @register_model("pix2pix-patchgan", "pix2pix", "PatchGAN 70×70 conditional discriminator, 6-ch input (2,768,705)")
 def pix2pix_patchgan(**kw: Any) -> PatchDiscriminator:
     return PatchDiscriminator(**kw)
+
+
+@register_model(
+    "pix2pix-derain",
+    "pix2pix",
+    "the paper's final G (InfoAccum-15 + UNet-5 + SubPixUpsamp) at ngf 16, trained here for synthetic deraining "
+    "with LSGAN (CPU budget; 1,240,578 parameters)",
+    pretrained="pix2pix-derain.safetensors",
+    task="derain",
+)
+def pix2pix_derain(**kw: Any) -> UNetGenerator:
+    """``pix2pix-unet-5-ia15-subpix`` at ngf 16 with shipped synthetic-deraining weights (see
+    ``weights/pix2pix-derain.md``); :func:`~invrestore.cli.restore.load_restoration_model` runs it with pix2pix's
+    train-mode inference, as in its training run's validation."""
+    return UNetGenerator(**{"depth": 5, "ngf": 16, "info_accum_layers": 15, "subpix_top": True, **kw})
