@@ -40,6 +40,7 @@ from invrestore.data import (
 )
 from invrestore.data.restoration import RestorationDataConfig, restoration_train_set, validate_restoration
 from invrestore.errors import ConfigError, DatasetNotFoundError, ImageShapeError
+from invrestore.metrics import psnr
 
 pytestmark = pytest.mark.filterwarnings("ignore::invrestore.data.external.IncompleteDatasetWarning")
 
@@ -490,7 +491,9 @@ def test_pix2pix_trains_and_validates_on_real_pairs(tmp_path: Path) -> None:
     ds = task.train_dataset()
     assert len(ds) == 2 and ds[0]["x"].shape == (3, 32, 32) and _is_inverse(ds[0]["x_lq"], ds[0]["x"])
     scores = task.validate(task.build_model(), torch.device("cpu"))
-    assert set(scores) == {"psnr", "ssim"}
+    assert set(scores) == {"psnr", "ssim", "psnr_in"}  # psnr_in: the degraded input's PSNR, for reference
+    item = task.paired_split("test", train=False)[0]  # type: ignore[index]
+    assert scores["psnr_in"] == pytest.approx(float(psnr(item["x_lq"].clamp(0, 1), item["x"])), abs=1e-6)
     with pytest.raises(ConfigError, match=r"data\.paired must be one of"):
         Pix2PixDataConfig(paired="rain100h")
     with pytest.raises(ConfigError, match="degraded_half"):
