@@ -194,15 +194,9 @@ def unpack(
 
 # -- bench codecs ---------------------------------------------------------------------------------------------------
 def _parse_weights(spec: str | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in (spec or "").split(","):
-        if not item.strip():
-            continue
-        if "=" not in item:
-            raise ConfigError(f"--model-weights expects MODEL=WEIGHTS[,MODEL=WEIGHTS], got {item!r}")
-        k, v = item.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
+    from invrestore.cli.rd import key_value_pairs
+
+    return dict(key_value_pairs(spec, "--model-weights expects MODEL=WEIGHTS[,MODEL=WEIGHTS]"))
 
 
 def _jpeg_matched(
@@ -428,25 +422,20 @@ def _parse_quality_list(text: str, option: str) -> list[int]:
 
 def _parse_crm_specs(spec: str | None, option: str) -> dict[int, str]:
     """``"90=crm90.safetensors,50=crm50.safetensors"`` → ``{90: "crm90.safetensors", 50: ...}``."""
+    from invrestore.cli.rd import key_value_pairs
     from invrestore.evaluation.jpeg_rd import check_qualities
 
     out: dict[int, str] = {}
-    for item in (t.strip() for t in (spec or "").split(",")):
-        if not item:
-            continue
-        q_text, sep, path = item.partition("=")
-        if not sep or not q_text.strip() or not path.strip():
-            raise ConfigError(
-                f"{option} expects QUALITY=WEIGHTS[,QUALITY=WEIGHTS] (e.g. 90=crm-q90.safetensors), got {item!r}"
-            )
+    expected = f"{option} expects QUALITY=WEIGHTS[,QUALITY=WEIGHTS] (e.g. 90=crm-q90.safetensors)"
+    for q_text, path in key_value_pairs(spec, expected):
         try:
             q = int(q_text)
         except ValueError:
-            raise ConfigError(f"{option}: {q_text.strip()!r} is not a JPEG quality (in {item!r})") from None
+            raise ConfigError(f"{option}: {q_text!r} is not a JPEG quality (in '{q_text}={path}')") from None
         q = check_qualities([q], f"{option}: JPEG quality")[0]
         if q in out:
             raise ConfigError(f"{option} gives two CRMs for quality {q}")
-        out[q] = path.strip()
+        out[q] = path
     return out
 
 

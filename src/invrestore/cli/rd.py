@@ -14,7 +14,24 @@ import click
 
 from invrestore.errors import ConfigError
 
-__all__ = ["parse_model_specs", "parse_qualities", "rd_cmd", "write_rd_plot"]
+__all__ = ["key_value_pairs", "parse_model_specs", "parse_qualities", "rd_cmd", "write_rd_plot"]
+
+
+def key_value_pairs(spec: str | None, expected: str) -> list[tuple[str, str]]:
+    """``"a=x, b=y"`` → ``[("a", "x"), ("b", "y")]`` (blank items skipped, both sides stripped).
+
+    Raises:
+        ConfigError: an item without ``=`` or with an empty side; the message is ``f"{expected}, got {item!r}"``.
+    """
+    out: list[tuple[str, str]] = []
+    for item in (s.strip() for s in (spec or "").split(",")):
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError(f"{expected}, got {item!r}")
+        out.append((key.strip(), value.strip()))
+    return out
 
 
 def parse_model_specs(specs: Sequence[str]) -> list[tuple[str, str]]:
@@ -23,16 +40,8 @@ def parse_model_specs(specs: Sequence[str]) -> list[tuple[str, str]]:
     Raises:
         ConfigError: an entry is not ``NAME=WEIGHTS``.
     """
-    out: list[tuple[str, str]] = []
-    for spec in specs:
-        for item in (s.strip() for s in spec.split(",")):
-            if not item:
-                continue
-            name, sep, weights = item.partition("=")
-            if not sep or not name.strip() or not weights.strip():
-                raise ConfigError(f"--models expects NAME=WEIGHTS (e.g. ilc-q3=ilc-q3.safetensors), got '{item}'")
-            out.append((name.strip(), weights.strip()))
-    return out
+    expected = "--models expects NAME=WEIGHTS (e.g. ilc-q3=ilc-q3.safetensors)"
+    return [pair for spec in specs for pair in key_value_pairs(spec, expected)]
 
 
 def parse_qualities(specs: Sequence[str], references: Sequence[str]) -> dict[str, list[int] | None]:
