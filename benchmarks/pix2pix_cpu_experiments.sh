@@ -8,7 +8,7 @@
 # The 13 arms run as a queue of $JOBS one-thread jobs (longest first). Every arm is a resumable training run: run the
 # script again after an interruption and finished arms are skipped, unfinished ones resume from their last checkpoint.
 # Results: $OUT/probe_*.json, $OUT/<arm>/metrics.jsonl, logs in $OUT/logs; tables: $OUT/tables.md
-# (benchmarks/pix2pix_table.py).
+# (benchmarks/pix2pix_table.py); plots (matplotlib): $PLOTS (default $OUT/plots; the docs use PLOTS=docs/img).
 #
 #   bash benchmarks/pix2pix_cpu_experiments.sh                                   # the documented run
 #   PROBE_STEPS=2 STEPS=2 DEPTH_STEPS=2 LIMIT=2 OUT=/tmp/p2p bash benchmarks/pix2pix_cpu_experiments.sh   # a smoke test
@@ -67,4 +67,4 @@ if [ -s "$OUT/failed" ]; then
   rm -f "$OUT/failed"
   exit 1
 fi
-"${PYTHON:-.venv/bin/python}" benchmarks/pix2pix_table.py "$OUT" | tee "$OUT/tables.md"
+"${PYTHON:-.venv/bin/python}" benchmarks/pix2pix_table.py "$OUT" "${PLOTS:-$OUT/plots}" | tee "$OUT/tables.md"

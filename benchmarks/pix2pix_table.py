@@ -1,6 +1,8 @@
 """Markdown tables of benchmarks/pix2pix_cpu_experiments.sh: the probe, the depth sweep and the ablation.
 
-Usage: ``python benchmarks/pix2pix_table.py OUT_DIR``.
+Usage: ``python benchmarks/pix2pix_table.py OUT_DIR [PLOT_DIR]``; with ``PLOT_DIR`` (and matplotlib) it also writes
+``pix2pix_probe.png``, ``pix2pix_depth.png``, ``pix2pix_ablation.png`` (PSNR bars) and ``pix2pix_gan_losses.png``
+(D and G losses of the ablation arms over training) there.
 """
 
 from __future__ import annotations
@@ -58,6 +60,69 @@ def ordering(scores: dict[str, float]) -> str:
     return " < ".join(n for n, _ in sorted(scores.items(), key=lambda kv: kv[1]))
 
 
+def _bars(ax: object, labels: list[str], values: list[float], title: str, ref: float | None = None) -> None:
+    ax.bar(range(len(values)), values, color="tab:blue")  # type: ignore[attr-defined]
+    for i, v in enumerate(values):
+        ax.text(i, v + 0.1, f"{v:.2f}", ha="center", va="bottom", fontsize=8)  # type: ignore[attr-defined]
+    ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=8)  # type: ignore[attr-defined]
+    ax.set_ylabel("PSNR (dB), Set14")  # type: ignore[attr-defined]
+    ax.set_title(title, fontsize=10)  # type: ignore[attr-defined]
+    low = min(values + ([ref] if ref is not None else []))
+    ax.set_ylim(max(0.0, low - 3), max(values) + 1.5)  # type: ignore[attr-defined]
+    if ref is not None:
+        ax.axhline(ref, color="gray", linestyle="--", linewidth=1, label=f"rainy input {ref:.2f} dB")  # type: ignore[attr-defined]
+        ax.legend(fontsize=8, loc="lower right")  # type: ignore[attr-defined]
+
+
+def plots(out: Path, dest: Path) -> list[Path]:
+    """The PSNR bar charts and the GAN loss curves; returns the files written (none without matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("note: matplotlib is not installed; no plots written", file=sys.stderr)
+        return []
+    dest.mkdir(parents=True, exist_ok=True)
+    written = []
+    probe = {PAPER_PROBE[m][0]: json.loads((out / f"probe_{m}.json").read_text())["psnr"]
+             for m in PROBES if (out / f"probe_{m}.json").is_file()}  # fmt: skip
+    groups = [("pix2pix_probe.png", "Information-loss probe: autoencoder PSNR", probe, None)]
+    for fname, title, names in (("pix2pix_depth.png", "UNet depth sweep, synthetic rain", DEPTHS),
+                                ("pix2pix_ablation.png", "Ablation, synthetic rain", ABLATION)):  # fmt: skip
+        done = [n for n in names if (out / n / "metrics.jsonl").is_file()]
+        vals = {n: last_val(out / n).get("psnr", float("nan")) for n in done}
+        ref = last_val(out / done[0]).get("psnr_in") if done else None
+        groups.append((fname, title, vals, ref))
+    for fname, title, vals, ref in groups:
+        if not vals:
+            continue
+        fig, ax = plt.subplots(figsize=(5.5, 3.6))
+        _bars(ax, list(vals), list(vals.values()), title, ref)
+        fig.tight_layout()
+        fig.savefig(dest / fname, dpi=110)
+        plt.close(fig)
+        written.append(dest / fname)
+    arms = [n for n in ABLATION if (out / n / "metrics.jsonl").is_file()]
+    if arms:
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+        for n in arms:
+            logs = [json.loads(ln) for ln in (out / n / "metrics.jsonl").read_text().splitlines() if '"train"' in ln]
+            axes[0].plot([r["step"] for r in logs], [r["d"] for r in logs], label=n)
+            axes[1].plot([r["step"] for r in logs], [r["g_gan"] for r in logs], label=n)
+        axes[0].set_title("discriminator loss", fontsize=10)
+        axes[1].set_title("generator adversarial loss", fontsize=10)
+        for ax in axes:
+            ax.set_xlabel("step")
+        axes[0].legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(dest / "pix2pix_gan_losses.png", dpi=110)
+        plt.close(fig)
+        written.append(dest / "pix2pix_gan_losses.png")
+    return written
+
+
 def main() -> None:
     out = Path(sys.argv[1])
     print("### Information-loss probe (autoencoder reconstruction, Set14)\n")
@@ -82,6 +147,9 @@ def main() -> None:
         print("\n".join(rows))
         vals = {n: last_val(out / n).get("psnr", float("nan")) for n in names if (out / n / "metrics.jsonl").is_file()}
         print(f"\nOrdering by PSNR, ours: {ordering(vals)}")
+    if len(sys.argv) > 2:
+        for f in plots(out, Path(sys.argv[2])):
+            print(f"wrote {f}", file=sys.stderr)
 
 
 if __name__ == "__main__":

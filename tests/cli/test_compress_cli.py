@@ -125,3 +125,28 @@ def test_compress_refusals_leave_no_file(setup: tuple[Path, Path, torch.nn.Modul
     _refused(
         *run("compress", str(bad_image), "-o", str(irc), "--model", "ilc-tiny", "--weights", str(weights)), irc, ""
     )
+
+
+def test_train_writes_codec_weights_that_compress_accepts(tmp_path: Path) -> None:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    g = torch.Generator().manual_seed(0)
+    for i in range(2):
+        write_image(folder / f"im{i}.png", torch.rand(3, 40, 48, generator=g))
+    cfg = tmp_path / "teacher.yaml"
+    cfg.write_text(
+        "family: bls2017\nmodel:\n  name: bls2017-8\n"
+        f"data:\n  train_folders: [{folder}]\n  crop_size: 32\n"
+        "train:\n  steps: 2\n  batch_size: 2\n  log_every: 1\n  val_every: 100\n  ckpt_every: 100\n"
+    )
+    code, out = run("train", str(cfg), "--run-dir", str(tmp_path / "run"), "--no-progress")
+    assert code == 0, out
+    weights = tmp_path / "run" / "bls2017-8.safetensors"
+    assert f"codec weights with coding tables: {weights}" in out
+    irc = tmp_path / "a.irc"
+    code, out = run(
+        "compress", str(folder / "im0.png"), "-o", str(irc), "--model", "bls2017-8", "--weights", str(weights)
+    )
+    assert code == 0, out
+    code, out = run("decompress", str(irc), "-o", str(tmp_path / "b.png"), "--weights", str(weights))
+    assert code == 0 and read_image(tmp_path / "b.png", mode="rgb").shape == (3, 40, 48), out

@@ -21,6 +21,7 @@ import click
 @click.option("--set", "overrides", multiple=True, help="Model constructor argument KEY=VALUE, e.g. ngf=16.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True, help="Training batch.")
 @click.option("--limit", type=int, default=0, show_default=True, help="Use the first N images of each set (0 = all).")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
 def probe(
     model: str,
     dataset: str,
@@ -34,6 +35,7 @@ def probe(
     overrides: tuple[str, ...],
     batch_size: int,
     limit: int,
+    no_progress: bool,
 ) -> None:
     """Train MODEL as an autoencoder on clean images and report its reconstruction PSNR/SSIM.
 
@@ -66,7 +68,15 @@ def probe(
         raise ConfigError(f"--set does not fit '{model}': {e}") from e
     params = sum(p.numel() for p in net.parameters())
     res = run_probe(
-        net, images, steps=steps, eval_images=eval_images, crop_size=crop, lr=lr, seed=seed, batch_size=batch_size
+        net,
+        images,
+        steps=steps,
+        eval_images=eval_images,
+        crop_size=crop,
+        lr=lr,
+        seed=seed,
+        batch_size=batch_size,
+        progress=not no_progress,
     )
     click.echo(
         f"{model}: reconstruction PSNR {res['psnr']:.2f} dB, SSIM {res['ssim']:.4f} ({int(res['steps'])} steps, "

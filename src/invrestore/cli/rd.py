@@ -34,14 +34,34 @@ def key_value_pairs(spec: str | None, expected: str) -> list[tuple[str, str]]:
     return out
 
 
-def parse_model_specs(specs: Sequence[str]) -> list[tuple[str, str]]:
-    """``["ilc-q3=w.safetensors", ...]`` → ``[("ilc-q3", "w.safetensors"), ...]`` (also comma-separated).
+def parse_model_specs(specs: Sequence[str]) -> list[tuple[str, str | None]]:
+    """``["ilc-q3=w.safetensors", "ilc-small-q1", ...]`` → ``[("ilc-q3", "w.safetensors"), ("ilc-small-q1", None),
+    ...]`` (also comma-separated). A bare name stands for the codec's shipped weights.
 
     Raises:
-        ConfigError: an entry is not ``NAME=WEIGHTS``.
+        ConfigError: an entry is malformed, or a bare name has no shipped weights.
     """
-    expected = "--models expects NAME=WEIGHTS (e.g. ilc-q3=ilc-q3.safetensors)"
-    return [pair for spec in specs for pair in key_value_pairs(spec, expected)]
+    from invrestore.models.registry import MODELS, list_models
+
+    expected = "--models expects NAME=WEIGHTS (e.g. ilc-q3=ilc-q3.safetensors) or the name of a shipped codec"
+    out: list[tuple[str, str | None]] = []
+    for spec in specs:
+        for item in (s.strip() for s in spec.split(",")):
+            if not item:
+                continue
+            if "=" in item:
+                out += key_value_pairs(item, expected)
+                continue
+            list_models()
+            entry = MODELS.get(item)
+            if entry is None or entry.pretrained is None or entry.family != "ilc":
+                shipped = [n for n in list_models("ilc") if MODELS[n].pretrained]
+                raise ConfigError(
+                    f"{expected}; no weights ship with '{item}' (codecs with shipped weights: "
+                    f"{', '.join(shipped) or 'none'})"
+                )
+            out.append((item, None))
+    return out
 
 
 def parse_qualities(specs: Sequence[str], references: Sequence[str]) -> dict[str, list[int] | None]:
@@ -115,8 +135,9 @@ def _fmt(v: float | None, digits: int) -> str:
     "--models",
     "models",
     multiple=True,
-    metavar="NAME=WEIGHTS",
-    help="Learned codec and its weights (with coding tables); repeat or comma-separate, e.g. ilc-q3=w.safetensors.",
+    metavar="NAME[=WEIGHTS]",
+    help="Learned codec and its weights (with coding tables), or a shipped codec by name; repeat or comma-separate, "
+    "e.g. ilc-q3=w.safetensors,ilc-small-q1.",
 )
 @click.option("--dataset", default="Kodak24", show_default=True, help="Dataset name (see `invrestore data list`).")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None, help="Data root folder.")
@@ -190,8 +211,8 @@ def rd_cmd(
     points: list[RDPoint] = []
     for name, weights in specs:
         codec = load_codec(name, weights).to(torch.device(device))
-        method, quality = method_and_quality(name, Path(weights).stem)
-        click.echo(f"{name} ({weights}) ...")
+        method, quality = method_and_quality(name, Path(weights).stem if weights else None)
+        click.echo(f"{name} ({weights or 'shipped weights'}) ...")
         points += rd_points_learned(codec, images, name=method, quality=quality, no_quant=no_quant)
     notes: list[str] = []
     for ref in refs:

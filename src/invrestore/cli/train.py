@@ -95,5 +95,8 @@ def train(
 
     if not dist.is_initialized() or dist.get_rank() == 0:
         click.echo(msg)
+        finalize = getattr(task, "finalize", None)  # learned codecs: weights with coding tables for `compress`
+        if finalize is not None:
+            click.echo(f"codec weights with coding tables: {finalize(res.run_dir)}")
     if dist.is_initialized():
         dist.destroy_process_group()

@@ -9,6 +9,7 @@ loop's checkpoints hold no tables.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -16,7 +17,7 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from invrestore.entropy.codec import LearnedCodec, centered_padding, estimated_bpp, pad_centered
-from invrestore.errors import ConfigError
+from invrestore.errors import CheckpointError, ConfigError
 from invrestore.models.ilc.bls2017 import BLS2017
 from invrestore.models.ilc.config import BLS2017Config, BLS2017LossConfig, CodecDataConfig, ILCConfig, ILCLossConfig
 from invrestore.models.ilc.loading import create_codec, load_state
@@ -180,6 +181,24 @@ class _CodecTask:
 
     def train_dataset(self) -> Dataset[Any]:
         return codec_dataset(self.cfg.data, self.cfg.train.seed)
+
+    def finalize(self, run_dir: str | Path) -> Path:
+        """Codec weights from the run's last checkpoint: quantiles fitted, coding tables built
+        (:func:`~invrestore.models.ilc.loading.finalize_codec_weights`), saved as ``run_dir/<model name>.safetensors``
+        for ``invrestore compress --weights``. ``invrestore train`` calls this when training stops.
+
+        Raises:
+            CheckpointError: the run has no ``last/model.safetensors``.
+        """
+        from invrestore.models.ilc.loading import finalize_codec_weights
+
+        run = Path(run_dir)
+        trained = run / "last" / "model.safetensors"
+        if not trained.is_file():
+            raise CheckpointError(f"'{run}' has no checkpoint to finalize (expected {trained})")
+        out = run / f"{self.cfg.model.name}.safetensors"
+        finalize_codec_weights(self.cfg.model.name, trained, out)
+        return out
 
 
 class BLS2017Task(_CodecTask):

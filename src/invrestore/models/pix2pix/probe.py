@@ -64,6 +64,7 @@ def probe(
     eval_mode: bool = False,
     quantize: bool = False,
     device: str | torch.device | None = None,
+    progress: bool = False,
 ) -> dict[str, float]:
     """Reconstruction PSNR/SSIM of an architecture trained as an autoencoder (Table III protocol).
 
@@ -92,6 +93,7 @@ def probe(
         quantize: round both images to 8 bits before scoring (default off: the probe measures information loss,
             which 8-bit rounding would floor near 59 dB).
         device: where to run (default: the model's device).
+        progress: show tqdm bars (training steps with the last MSE, then the scored images) on stderr.
 
     Returns:
         ``{"psnr": mean dB, "ssim": mean SSIM, "steps": steps trained, "train_mse": last training MSE (nan if
@@ -117,7 +119,10 @@ def probe(
         opt = torch.optim.Adam(net.parameters(), lr=lr, betas=betas)
         net.train()
         last = float("nan")
-        for _ in range(steps):
+        from tqdm import tqdm
+
+        bar = tqdm(range(steps), desc="probe: training", unit="step", disable=not progress, dynamic_ncols=True)
+        for step in bar:
             x = _sample_batch(train_set, batch_size, crop_size, m, g).to(dev)
             x = x * (hi - lo) + lo
             loss = F.mse_loss(_first(net(x)), x)
@@ -125,9 +130,11 @@ def probe(
             loss.backward()
             opt.step()
             last = float(loss.detach())
+            if step % 10 == 0:
+                bar.set_postfix(mse=f"{last:.4g}")
         values = [
             _score(restore(net, x.to(dev), eval_mode=eval_mode, multiple=m, value_range=(lo, hi)), x.to(dev), quantize)
-            for x in score_set
+            for x in tqdm(score_set, desc="probe: scoring", unit="image", disable=not progress, dynamic_ncols=True)
         ]
     n = len(values)
     return {
