@@ -3,7 +3,8 @@
 Usage: ``python benchmarks/compression_table.py OUT_DIR`` with ``OUT_DIR/rd.csv`` from ``invrestore bench rd`` and the
 training runs ``OUT_DIR/teacher_<q>``, ``OUT_DIR/ilc_<q>``. Prints the R–D points of the learned codecs (with their
 training budgets), then ILC − teacher at equal real bpp: the teacher's PSNR at the ILC's bpp, linear in log(bpp)
-between the teacher's two nearest points (marked "extrapolated" outside their range), and the same for JPEG and WebP.
+between the teacher's two nearest points (marked "extrapolated" outside their range), then the same from each teacher
+point against the ILC curve, with JPEG and WebP at each point's bpp.
 """
 
 from __future__ import annotations
@@ -62,16 +63,23 @@ def main() -> None:
         return
     print()
     refs = [m for m in ("jpeg", "webp") if m in curves and len(curves[m]) >= 2]
-    print("| ILC point | bpp (real) | ILC PSNR | teacher at this bpp | ILC − teacher | " + " | ".join(refs) + " |")
+    print("| point | bpp (real) | its PSNR | the other curve at this bpp | ILC − teacher | " + " | ".join(refs) + " |")
     print("|---" * (5 + len(refs)) + "|")
-    for bpp, p in sorted(curves[ilc]):
-        t, extra = psnr_at(curves[teacher], bpp)
-        note = " (extrapolated)" if extra else ""
-        ref_cells = []
-        for m in refs:
-            v, e = psnr_at(curves[m], bpp)
-            ref_cells.append(f"{v:.2f}{' (extrapolated)' if e else ''}")
-        print(f"| {ilc} | {bpp:.4f} | {p:.2f} | {t:.2f}{note} | {p - t:+.2f} dB | " + " | ".join(ref_cells) + " |")
+
+    def at(curve: list[tuple[float, float]], bpp: float) -> str:
+        v, extrapolated = psnr_at(curve, bpp)
+        return f"{v:.2f}{' (extrapolated)' if extrapolated else ''}"
+
+    for mine, other, sign in ((ilc, teacher, 1), (teacher, ilc, -1)):
+        if len(curves[other]) < 2:
+            continue
+        for bpp, p in sorted(curves[mine]):
+            v, extrapolated = psnr_at(curves[other], bpp)
+            delta = sign * (p - v)
+            print(
+                f"| {mine} | {bpp:.4f} | {p:.2f} | {other}: {at(curves[other], bpp)} | {delta:+.2f} dB"
+                f"{' (extrapolated)' if extrapolated else ''} | " + " | ".join(at(curves[m], bpp) for m in refs) + " |"
+            )
 
 
 if __name__ == "__main__":

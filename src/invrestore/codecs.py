@@ -148,7 +148,7 @@ def encode_jpeg(img: np.ndarray, quality: int, subsampling: str = "4:2:0") -> by
     if subsampling not in _SUBSAMPLING:
         raise ConfigError(f"unknown subsampling {subsampling!r}; expected one of {', '.join(_SUBSAMPLING)}")
     arr = _check_array(img)
-    t = torch.from_numpy(np.ascontiguousarray(arr)).to(torch.float64) / 255.0
+    t = torch.from_numpy(np.array(arr, dtype=np.float64)) / 255.0  # a writable copy (arr may be read-only)
     t = t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1)
     return jpeg_encode(t, quality, subsampling)  # type: ignore[arg-type]
 

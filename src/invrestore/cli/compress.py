@@ -48,8 +48,15 @@ def _read_container(path: Path) -> bytes:
 @click.command("compress")
 @click.argument("image", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Compressed file (.irc).")
-@click.option("--model", required=True, help="Codec: ilc-q1…ilc-q5, ilc-small, ilc-tiny, bls2017-N.")
-@click.option("--weights", type=click.Path(dir_okay=False), default=None, help="Trained weights (with tables).")
+@click.option(
+    "--model",
+    required=True,
+    help="Codec: shipped ilc-small-q1/-q4 and bls2017-128-q1/-q4 (CPU-trained), or ilc-q1…ilc-q5, ilc-small, "
+    "ilc-tiny, bls2017-N with --weights.",
+)
+@click.option(
+    "--weights", type=click.Path(dir_okay=False), default=None, help="Trained weights (with tables); default: shipped."
+)
 def compress(image: str, output: str, model: str, weights: str | None) -> None:
     """Compress IMAGE (RGB; gray is expanded, alpha dropped) into a .irc file and print the real bpp."""
     from invrestore.io import atomic_write, read_image
@@ -78,7 +85,12 @@ def compress(image: str, output: str, model: str, weights: str | None) -> None:
 @click.command("decompress")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Decoded image (.png, ...).")
-@click.option("--weights", type=click.Path(dir_okay=False), default=None, help="Weights of the model in the file.")
+@click.option(
+    "--weights",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Weights of the model in the file (default: its shipped weights).",
+)
 @click.option("--max-pixels", type=int, default=MAX_DECODE_PIXELS, show_default=True, help="Refuse larger images.")
 def decompress(file: str, output: str, weights: str | None, max_pixels: int) -> None:
     """Decode FILE (written by `invrestore compress`) into an 8-bit image; the model is read from FILE."""

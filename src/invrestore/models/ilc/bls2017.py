@@ -50,6 +50,7 @@ class BLS2017(LearnedCodec):
 
     Args:
         N: Number of filters of every hidden layer and of the latent ``y`` (128 in TFC, 256 in ILC).
+        name: Model id written into compressed files (default ``bls2017-N``; shipped weights have their own).
 
     Use ``forward`` to train (loss ``λ·255²·MSE + bpp``, ``aux_loss`` optional), then :meth:`update` once,
     then :meth:`compress` / :meth:`decompress`.
@@ -57,12 +58,12 @@ class BLS2017(LearnedCodec):
 
     downsampling_factor = 16
 
-    def __init__(self, N: int = 128) -> None:
+    def __init__(self, N: int = 128, name: str | None = None) -> None:
         super().__init__()
         if N < 1:
             raise ValueError(f"N must be ≥ 1, got {N}")
         self.N = int(N)
-        self.name = f"bls2017-{self.N}"
+        self.name = name or f"bls2017-{self.N}"
         self.g_a = nn.Sequential(_conv(3, N, 9, 4), GDN(N), _conv(N, N, 5, 2), GDN(N), _conv(N, N, 5, 2, bias=False))
         self.g_s = nn.Sequential(_deconv(N, N, 5, 2), IGDN(N), _deconv(N, N, 5, 2), IGDN(N), _deconv(N, 3, 9, 4))
         self.entropy_bottleneck = EntropyBottleneck(N)

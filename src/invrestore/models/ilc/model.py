@@ -30,8 +30,9 @@ straight-through estimator (:meth:`~invrestore.entropy.EntropyBottleneck.quantiz
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
@@ -331,12 +332,39 @@ for _q in QUALITY_LAMBDAS:
     _register_quality(_q)
 
 
+#: The shipped CPU-trained codecs (``benchmarks/compression_cpu_experiment.sh``; cards in ``invrestore/weights``):
+#: the ILC paper's quality index → λ of the teacher ``bls2017-128-q{n}`` and of ``ilc-small-q{n}`` distilled from it.
+SHIPPED_RATES: dict[str, float] = {"q1": 0.0067, "q4": 0.025}
+
+
+def _register_shipped(q: str, lmbda: float) -> None:
+    from invrestore.models.ilc.bls2017 import BLS2017
+    from invrestore.models.registry import register_model
+
+    teacher, ilc = f"bls2017-128-{q}", f"ilc-small-{q}"
+    builders: dict[str, tuple[str, Callable[..., nn.Module]]] = {
+        teacher: (
+            f"Ballé 2017 codec N=128 trained on CPU at λ = {lmbda} (teacher of {ilc})",
+            lambda n, **kw: BLS2017(**{"N": 128, "name": n, **kw}),
+        ),
+        ilc: (
+            f"ilc-small trained on CPU at λ_T = {lmbda}, distilled from {teacher}",
+            lambda n, **kw: ILC(**{"latent_channels": 128, "stages": SMALL_STAGES, "name": n, **kw}),
+        ),
+    }
+    for name, (description, build) in builders.items():
+        register_model(name, "ilc", description, pretrained=f"{name}.safetensors")(partial(build, name))
+
+
 def _register_presets() -> None:
     from invrestore.models.registry import register_model
 
     @register_model("ilc-small", "ilc", "CPU-sized ILC (y = 128 channels; teacher bls2017-128)")
     def ilc_small(**kw: Any) -> ILC:
         return ILC(**{"latent_channels": 128, "stages": SMALL_STAGES, "name": "ilc-small", **kw})
+
+    for q, lmbda in SHIPPED_RATES.items():
+        _register_shipped(q, lmbda)
 
     @register_model("ilc-tiny", "ilc", "Tiny ILC for tests and smoke runs (y = 8 channels; teacher bls2017-8)")
     def ilc_tiny(**kw: Any) -> ILC:
