@@ -25,6 +25,13 @@ import yaml
 from invrestore.train import cpu_name, run_wall_time
 
 
+def run_provenance(run: Path) -> tuple[dict, dict, float]:  # type: ignore[type-arg]
+    """A training run's ``config.yaml``, its ``last/meta.json`` and its wall time in hours (summed over segments)."""
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    meta = json.loads((run / "last" / "meta.json").read_text())
+    return cfg, meta, run_wall_time(run / "metrics.jsonl") / 3600
+
+
 def training_lines(run: Path, command: str, threads: str) -> list[str]:
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     meta = json.loads((run / "last" / "meta.json").read_text())
