@@ -99,4 +99,5 @@ def train(
         if finalize is not None:
             click.echo(f"codec weights with coding tables: {finalize(res.run_dir)}")
     if dist.is_initialized():
+        dist.barrier()  # every rank is done with the group before any rank tears it down
         dist.destroy_process_group()
