@@ -45,12 +45,11 @@ def ship(model: str, weights: str) -> None:
     from invrestore.models.ilc.loading import load_codec
     from invrestore.train import load_weights, save_weights
 
-    state = load_weights(weights)
-    dest = WEIGHTS / f"{model}.safetensors"
-    save_weights(compact(state), dest)
-    codec = load_codec(model)  # the shipped file loads into the registered model, with tables
+    codec = load_codec(model, weights)  # the file fits the registered model
     if not all(eb.has_tables for eb in codec.entropy_bottlenecks()):
         raise SystemExit(f"{weights} has no coding tables: finalize it first")
+    dest = WEIGHTS / f"{model}.safetensors"
+    save_weights(compact(load_weights(weights)), dest)
     print(f"wrote {dest} ({dest.stat().st_size / 1e6:.1f} MB)")
 
 

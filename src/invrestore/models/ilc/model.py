@@ -30,7 +30,7 @@ straight-through estimator (:meth:`~invrestore.entropy.EntropyBottleneck.quantiz
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -332,28 +332,34 @@ for _q in QUALITY_LAMBDAS:
     _register_quality(_q)
 
 
-#: The shipped CPU-trained codecs (``benchmarks/compression_cpu_experiment.sh``; cards in ``invrestore/weights``):
-#: the ILC paper's quality index → λ of the teacher ``bls2017-128-q{n}`` and of ``ilc-small-q{n}`` distilled from it.
-SHIPPED_RATES: dict[str, float] = {"q1": 0.0067, "q4": 0.025}
+#: Quality indices of the shipped CPU-trained codecs (``benchmarks/compression_cpu_experiment.sh``; cards in
+#: ``invrestore/weights``): the teacher ``bls2017-128-q{n}`` trained at ``QUALITY_LAMBDAS[n]`` and ``ilc-small-q{n}``
+#: distilled from it.
+SHIPPED_QUALITIES: tuple[int, ...] = (1, 4)
 
 
-def _register_shipped(q: str, lmbda: float) -> None:
+def _shipped_teacher(name: str, **kw: Any) -> nn.Module:
     from invrestore.models.ilc.bls2017 import BLS2017
+
+    return BLS2017(**{"N": 128, "name": name, **kw})
+
+
+def _shipped_ilc(name: str, **kw: Any) -> nn.Module:
+    return ILC(**{"latent_channels": 128, "stages": SMALL_STAGES, "name": name, **kw})
+
+
+def _register_shipped(q: int) -> None:
     from invrestore.models.registry import register_model
 
-    teacher, ilc = f"bls2017-128-{q}", f"ilc-small-{q}"
-    builders: dict[str, tuple[str, Callable[..., nn.Module]]] = {
-        teacher: (
-            f"Ballé 2017 codec N=128 trained on CPU at λ = {lmbda} (teacher of {ilc})",
-            lambda n, **kw: BLS2017(**{"N": 128, "name": n, **kw}),
-        ),
-        ilc: (
-            f"ilc-small trained on CPU at λ_T = {lmbda}, distilled from {teacher}",
-            lambda n, **kw: ILC(**{"latent_channels": 128, "stages": SMALL_STAGES, "name": n, **kw}),
-        ),
-    }
-    for name, (description, build) in builders.items():
-        register_model(name, "ilc", description, pretrained=f"{name}.safetensors")(partial(build, name))
+    lmbda, teacher, ilc = QUALITY_LAMBDAS[q], f"bls2017-128-q{q}", f"ilc-small-q{q}"
+    register_model(
+        teacher, "ilc", f"Ballé 2017 codec N=128 trained on CPU at λ = {lmbda} (teacher of {ilc})",
+        pretrained=f"{teacher}.safetensors",
+    )(partial(_shipped_teacher, teacher))  # fmt: skip
+    register_model(
+        ilc, "ilc", f"ilc-small trained on CPU at λ_T = {lmbda}, distilled from {teacher}",
+        pretrained=f"{ilc}.safetensors",
+    )(partial(_shipped_ilc, ilc))  # fmt: skip
 
 
 def _register_presets() -> None:
@@ -363,8 +369,8 @@ def _register_presets() -> None:
     def ilc_small(**kw: Any) -> ILC:
         return ILC(**{"latent_channels": 128, "stages": SMALL_STAGES, "name": "ilc-small", **kw})
 
-    for q, lmbda in SHIPPED_RATES.items():
-        _register_shipped(q, lmbda)
+    for q in SHIPPED_QUALITIES:
+        _register_shipped(q)
 
     @register_model("ilc-tiny", "ilc", "Tiny ILC for tests and smoke runs (y = 8 channels; teacher bls2017-8)")
     def ilc_tiny(**kw: Any) -> ILC:
