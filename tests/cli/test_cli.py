@@ -88,6 +88,29 @@ def test_train_runs_and_resumes_a_tiny_irn(data_root: Path, tmp_path: Path) -> N
     assert (tmp_path / "last" / "model.safetensors").is_file()
 
 
+def test_train_stops_at_its_time_limit_with_a_resumable_checkpoint(data_root: Path, tmp_path: Path) -> None:
+    cfg = Path(__file__).resolve().parents[2] / "configs" / "irn" / "tiny.yaml"
+    folder = str(data_root / "eval" / "Set5")
+    code, out = run(
+        "train",
+        str(cfg),
+        "--set",
+        f"data.train_folders=[{folder}]",
+        "--set",
+        "train.steps=100000",
+        "--run-dir",
+        str(tmp_path),
+        "--no-progress",
+        "--time-limit",
+        "0.001",
+    )
+    assert code == 0, out
+    assert "stopped at step 1;" in out
+    records = [json.loads(ln) for ln in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert records[-1]["kind"] == "stop" and "time limit" in records[-1]["reason"]
+    assert json.loads((tmp_path / "last" / "meta.json").read_text())["step"] == 1
+
+
 def test_train_rejects_unknown_config_keys(tmp_path: Path) -> None:
     cfg = Path(__file__).resolve().parents[2] / "configs" / "irn" / "tiny.yaml"
     code, out = run("train", str(cfg), "--set", "loss.lambda_typo=3", "--run-dir", str(tmp_path))

@@ -67,6 +67,13 @@ def load_task(config: str | Path, overrides: tuple[str, ...] = ()) -> Any:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config value (repeatable).")
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None, help="Output folder (default runs/<name>).")
 @click.option("--max-steps", type=int, default=None, help="Stop (with a checkpoint) at this step; resume later.")
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Stop (with a checkpoint) after this much wall time; resume later.",
+)
 @click.option("--no-resume", is_flag=True, help="Start from scratch even if run-dir has a checkpoint.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train(
@@ -74,6 +81,7 @@ def train(
     overrides: tuple[str, ...],
     run_dir: str | None,
     max_steps: int | None,
+    time_limit: float | None,
     no_resume: bool,
     no_progress: bool,
 ) -> None:
@@ -85,7 +93,7 @@ def train(
 
     task = load_task(config, overrides)
     out = Path(run_dir) if run_dir else Path("runs") / Path(config).stem
-    res = fit(task, out, resume=not no_resume, progress=not no_progress, max_steps=max_steps)
+    res = fit(task, out, resume=not no_resume, progress=not no_progress, max_steps=max_steps, time_limit=time_limit)
     msg = f"stopped at step {res.step}; checkpoints in {res.run_dir}"
     if res.best is not None:
         msg += f"; best {task.best_metric} = {res.best:.3f}"

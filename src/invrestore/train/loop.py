@@ -365,6 +365,7 @@ def fit(
     resume: bool = True,
     progress: bool = True,
     max_steps: int | None = None,
+    time_limit: float | None = None,
 ) -> FitResult:
     """Train ``task`` into ``run_dir`` (resuming from ``run_dir/last`` when present and ``resume``).
 
@@ -375,10 +376,16 @@ def fit(
         progress: show a tqdm bar on rank 0.
         max_steps: stop after this global step even if ``task.train.steps`` is larger (checkpoint written), so a
             long run can be done in pieces.
+        time_limit: stop (with a checkpoint, resumable) once this many seconds of wall time have passed in this
+            call, for a fixed time budget (a shared GPU lease, a job-queue slot). Every rank stops at the same step.
     """
     cfg = task.train
     run_dir = Path(run_dir)
     device = _select_device(cfg.device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = cfg.tf32
+        torch.backends.cudnn.allow_tf32 = cfg.tf32
+        torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
     rank, world = _init_distributed(device)
     is_main = rank == 0
     if is_main:
@@ -536,9 +543,14 @@ def fit(
         stop = [n for n, o in ocfgs.items() if o.stop_lr > 0 and optimizers[n].param_groups[0]["lr"] < o.stop_lr]
         if stop:
             logger.log({"kind": "stop", "step": step, "reason": f"learning rate of {stop[0]} below its stop_lr"})
-        if step % cfg.ckpt_every == 0 or step == end or stop:
+        out_of_time = [time_limit is not None and time.time() - t0 >= time_limit]
+        if world > 1 and time_limit is not None:
+            dist.broadcast_object_list(out_of_time, src=0)  # rank 0's clock decides, so all ranks stop together
+        if out_of_time[0] and is_main:
+            logger.log({"kind": "stop", "step": step, "reason": f"time limit of {time_limit:g} s reached"})
+        if step % cfg.ckpt_every == 0 or step == end or stop or out_of_time[0]:
             checkpoint("last")
-        if step >= end or stop:
+        if step >= end or stop or out_of_time[0]:
             break
     if bar is not None:
         bar.close()
