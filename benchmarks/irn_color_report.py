@@ -2,13 +2,14 @@
 
 Usage::
 
-    python benchmarks/irn_color_report.py --weights W.safetensors [--datasets Set5 Set14 BSD100] [--data-root DIR] \
+    python benchmarks/irn_color_report.py --weights W.safetensors [--datasets Set5 Set14 BSD100] [--limit N] \
         [--run-dir RUN --command "invrestore train ..." --card CARD.md]
 
 Protocol (``invrestore.models.irn.color.color_metrics``): decolorize, round the gray image to 8 bits, colorize with
 z = 0, RGB PSNR/SSIM with a 2-pixel border cropped (the official yml's ``scale: 2``). Beside our weights, the
 untrained model is scored too: its YUV matrix makes the gray image the luma, so with z = 0 it returns a gray image —
-the number training has to beat.
+the number training has to beat. Grayscale images (R = G = B, e.g. two of Set14's) are skipped: there is nothing to
+decolorize, and the untrained model would score an infinite PSNR on them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def main() -> None:
     ap.add_argument("--weights", required=True)
     ap.add_argument("--datasets", nargs="+", default=["Set5", "Set14", "BSD100"])
     ap.add_argument("--data-root", default=None)
+    ap.add_argument("--limit", type=int, default=0, help="Only the first N images of each dataset (0 = all).")
     ap.add_argument("--run-dir", default=None)
     ap.add_argument("--command", default=None)
     ap.add_argument("--card", default=None)
@@ -41,10 +43,13 @@ def main() -> None:
     table = []
     for name in args.datasets:
         r = resolve_dataset(name, args.data_root)
-        imgs = ImageFolder(list(r.files), mode="rgb")
+        files = list(r.files)[: args.limit] if args.limit else list(r.files)
+        imgs = ImageFolder(files, mode="rgb")
         ours, init = [], []
         for i in range(len(imgs)):
             x = imgs.load(i).unsqueeze(0)
+            if torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 1], x[:, 2]):
+                continue  # a grayscale image has nothing to decolorize (the CLI refuses it too)
             ours.append(color_metrics(model, x))
             init.append(color_metrics(untrained, x))
 
@@ -53,7 +58,8 @@ def main() -> None:
 
         paper = PAPER.get(r.info.name)
         line = (
-            f"| {r.info.name} | {len(imgs)} | {mean(ours, 'psnr_rgb'):.2f}/{mean(ours, 'ssim_rgb'):.4f} | "
+            f"| {r.info.name} | {len(ours)} of {len(r.files)} | "
+            f"{mean(ours, 'psnr_rgb'):.2f}/{mean(ours, 'ssim_rgb'):.4f} | "
             f"{mean(init, 'psnr_rgb'):.2f}/{mean(init, 'ssim_rgb'):.4f} | {paper if paper else '-'} |"
         )
         print(line, flush=True)

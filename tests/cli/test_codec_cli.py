@@ -96,6 +96,77 @@ def test_pack_unpack_equals_upscale_of_downscale(
     assert decode(payload, codec).shape == ((h + 1) // 2, (w + 1) // 2, 3)
 
 
+def test_jpeg_pack_unpack_runs_the_recorded_crm_between_decoding_and_irn_inverse(
+    irn: tuple[IRN, Path], tmp_path: Path
+) -> None:
+    from invrestore.degradations.jpeg import jpeg_decode
+    from invrestore.models.irn.crm import CRM
+    from invrestore.models.irn.model import quantize_ste
+
+    net, weights = irn
+    torch.manual_seed(1)
+    crm = CRM(nf=8, nb=1, gc=4).eval()
+    crm_file = tmp_path / "crm.safetensors"
+    save_weights(crm.state_dict(), crm_file)
+    img = tmp_path / "x.png"
+    write_image(img, torch.rand(3, 18, 22, generator=torch.Generator().manual_seed(3)))
+    packed = tmp_path / "x.irn"
+    args = ["--model", "irn-x2", "--weights", str(weights)]
+    code, msg = run(
+        "pack", str(img), *args, "--codec", "jpeg", "--quality", "80", "--crm", str(crm_file), "-o", str(packed)
+    )
+    assert code == 0, msg
+    header, payload = read_pack(packed.read_bytes())
+    assert (header["codec"], header["quality"], header["subsampling"], header["crm"]) == (
+        "jpeg",
+        80,
+        "4:2:0",
+        str(crm_file),
+    )
+    out, plain = tmp_path / "out.png", tmp_path / "plain.png"
+    assert run("unpack", str(packed), "--weights", str(weights), "--seed", "5", "-o", str(out))[0] == 0
+    assert (
+        run("unpack", str(packed), "--weights", str(weights), "--seed", "5", "--crm", "none", "-o", str(plain))[0] == 0
+    )
+    with torch.no_grad():
+        j = jpeg_decode(payload, channels=3).unsqueeze(0)
+        for lr, file in ((quantize_ste(crm(j)), out), (j, plain)):
+            ref = net.upscale(lr, generator=torch.Generator().manual_seed(5))[0, :, :18, :22]
+            assert torch.equal(read_image(file), torch.floor(ref.clamp(0, 1) * 255 + 0.5) / 255)
+    assert not torch.equal(read_image(out), read_image(plain))
+    # the recorded CRM is gone: say what to pass
+    crm_file.unlink()
+    code, msg = run("unpack", str(packed), "--weights", str(weights), "-o", str(tmp_path / "gone.png"))
+    assert code == 1 and "--crm PATH" in msg and not (tmp_path / "gone.png").exists()
+
+
+def test_pack_refuses_crm_options_that_cannot_apply(tmp_path: Path) -> None:
+    img = tmp_path / "x.png"
+    write_image(img, torch.rand(3, 8, 8))
+    code, msg = run("pack", str(img), "--codec", "png", "--crm", "crm-q90", "-o", str(tmp_path / "a.irn"))
+    assert code == 1 and "--codec jpeg" in msg
+    code, msg = run(
+        "pack", str(img), "--model", "irn-x4", "--codec", "jpeg", "--crm", "crm-q90", "-o", str(tmp_path / "b.irn")
+    )
+    assert code == 1 and "irn-x2-noise" in msg and "quality 90" in msg
+    code, msg = run(
+        "pack",
+        str(img),
+        "--model",
+        "irn-x2-noise",
+        "--codec",
+        "jpeg",
+        "--quality",
+        "50",
+        "--crm",
+        "crm-q90",
+        "-o",
+        str(tmp_path / "c.irn"),
+    )
+    assert code == 1 and "quality 90" in msg
+    assert not any(tmp_path.glob("*.irn"))
+
+
 def test_malformed_pack_files_are_refused(tmp_path: Path) -> None:
     payload = encode_lossless(np.zeros((4, 4, 3), np.uint8), "png")
     head = {"model": "irn-x2", "scale": 2, "size": [8, 8], "lr_size": [4, 4], "channels": 3, "codec": "png"}

@@ -6,8 +6,9 @@ whether a codec can carry text chunks, EXIF or XMP)::
     magic   8 bytes   b"IRNPACK" + version byte (1)
     n       4 bytes   big-endian length of the header
     header  n bytes   UTF-8 JSON: {"model", "scale", "size": [H, W], "lr_size": [h, w], "channels", "codec",
-                      "payload_bytes", "crc32"}
-    payload           the LR image encoded by the codec (PNG, lossless WebP or lossless JPEG XL), untouched
+                      "payload_bytes", "crc32"}; a JPEG pack adds "quality", "subsampling" and "crm" (the
+                      compression-restoration module to run on the decoded LR, or null)
+    payload           the LR image encoded by the codec (PNG, lossless WebP, lossless JPEG XL or JPEG), untouched
 
 The payload can be cut out and opened by any viewer (``payload_bytes`` from the end). The overhead is about
 150 bytes per file. Reading checks the magic, version, header fields, payload length and CRC-32, and refuses a
@@ -99,25 +100,59 @@ def read_pack(data: bytes, source: str = "file") -> tuple[dict[str, Any], bytes]
 @click.option("--weights", type=click.Path(dir_okay=False), default=None, help="Weights (else the shipped ones).")
 @click.option(
     "--codec",
-    type=click.Choice(["png", "webp", "jxl"]),
+    type=click.Choice(["png", "webp", "jxl", "jpeg"]),
     default="png",
     show_default=True,
-    help="Lossless codec of the LR image (jxl needs pillow-jxl-plugin; it stands in for FLIF).",
+    help="Codec of the LR image: lossless png, webp or jxl (needs pillow-jxl-plugin; it stands in for FLIF), "
+    "or lossy jpeg.",
 )
 @click.option("--effort", type=int, default=None, help="Codec effort (PNG level, WebP quality, JXL effort).")
+@click.option("--quality", type=click.IntRange(1, 100), default=None, help="JPEG quality (--codec jpeg; default 90).")
+@click.option(
+    "--subsampling",
+    type=click.Choice(["4:2:0", "4:2:2", "4:4:4"]),
+    default="4:2:0",
+    show_default=True,
+    help="JPEG chroma subsampling (--codec jpeg).",
+)
+@click.option(
+    "--crm",
+    default=None,
+    help="--codec jpeg: the compression-restoration module `unpack` runs on the decoded LR, recorded in the file "
+    "(a shipped name such as crm-q90, trained behind irn-x2-noise at q90, or a weights file).",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output pack file.")
 @click.option("--max-pixels", type=int, default=None, help="Refuse larger images (default: as `downscale`).")
 def pack(
-    image: str, model: str, weights: str | None, codec: str, effort: int | None, output: str, max_pixels: int | None
+    image: str,
+    model: str,
+    weights: str | None,
+    codec: str,
+    effort: int | None,
+    quality: int | None,
+    subsampling: str,
+    crm: str | None,
+    output: str,
+    max_pixels: int | None,
 ) -> None:
-    """Downscale IMAGE with IRN and store the 8-bit LR losslessly with the metadata `invrestore unpack` needs."""
+    """Downscale IMAGE with IRN and store the 8-bit LR (losslessly, or as JPEG) with what `invrestore unpack` needs.
+
+    Lossy example (IRN paper §3.5): invrestore pack photo.png --model irn-x2-noise --codec jpeg --quality 90
+    --crm crm-q90 -o photo.irn
+    """
     from invrestore.cli.rescale import DEFAULT_MAX_PIXELS, check_size, load_irn
-    from invrestore.codecs import encode_lossless, require_jxl
+    from invrestore.codecs import encode_jpeg, encode_lossless, require_jxl
     from invrestore.imageops import pad_to_multiple
     from invrestore.io import atomic_write, image_size, read_image, to_uint8
 
     if codec == "jxl":
         require_jxl()
+    if codec != "jpeg" and (quality is not None or crm is not None):
+        raise ConfigError("--quality and --crm are for --codec jpeg (the lossless codecs need no restoration)")
+    if codec == "jpeg" and effort is not None:
+        raise ConfigError("--effort is for the lossless codecs; JPEG takes --quality")
+    if crm is not None:
+        _load_pack_crm(crm, model, quality if quality is not None else 90)  # refuse a bad CRM before any work
     path = Path(image)
     check_size(path, *image_size(path), max_pixels or DEFAULT_MAX_PIXELS)
     x = read_image(path)
@@ -128,15 +163,43 @@ def pack(
     with torch.no_grad():
         y, _ = net.downscale(pad_to_multiple(rgb.unsqueeze(0), s))
     lr = to_uint8(y[0])
-    payload = encode_lossless(lr, codec, effort)
-    header = {"model": model, "scale": s, "size": [h, w], "lr_size": list(lr.shape[:2]), "channels": c, "codec": codec}
+    header: dict[str, Any] = {
+        "model": model,
+        "scale": s,
+        "size": [h, w],
+        "lr_size": list(lr.shape[:2]),
+        "channels": c,
+        "codec": codec,
+    }
+    if codec == "jpeg":
+        q = 90 if quality is None else quality
+        payload = encode_jpeg(lr, q, subsampling)
+        header.update(quality=q, subsampling=subsampling, crm=crm)
+    else:
+        payload = encode_lossless(lr, codec, effort)
     data = write_pack(header, payload)
     with atomic_write(output) as fh:
         fh.write(data)
     bpp = 8 * len(data) / (h * w)
+    what = f"jpeg q{header['quality']}" + (f" + {crm}" if crm else "") if codec == "jpeg" else codec
     click.echo(
-        f"{path} ({h}×{w}) -> {output} ({codec} LR {lr.shape[0]}×{lr.shape[1]}, {len(data)} bytes, {bpp:.3f} bpp)"
+        f"{path} ({h}×{w}) -> {output} ({what} LR {lr.shape[0]}×{lr.shape[1]}, {len(data)} bytes, {bpp:.3f} bpp)"
     )
+
+
+def _load_pack_crm(spec: str, model: str, quality: int) -> torch.nn.Module:
+    """The CRM named by ``spec`` (shipped name or file), refusing a shipped one trained for another IRN/quality."""
+    from invrestore.models.irn.crm import SHIPPED_CRM_SOURCES, load_crm
+
+    if spec in SHIPPED_CRM_SOURCES and not Path(spec).exists():
+        source = SHIPPED_CRM_SOURCES[spec]
+        trained_q = int(spec.rsplit("-q", 1)[1])
+        if source != model or trained_q != quality:
+            raise ConfigError(
+                f"{spec} was trained behind {source} at JPEG quality {trained_q}; use --model {source} "
+                f"--quality {trained_q}, or pass your own CRM weights file"
+            )
+    return load_crm(spec)
 
 
 @click.command("unpack")
@@ -148,6 +211,11 @@ def pack(
 @click.option("--temperature", type=float, default=1.0, show_default=True, help="Scale of the random z.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random z.")
 @click.option("--force", is_flag=True, help="Use --model even if the file records another model.")
+@click.option(
+    "--crm",
+    default=None,
+    help="JPEG packs: the CRM to run on the decoded LR instead of the one the file records; 'none' for no CRM.",
+)
 def unpack(
     file: str,
     weights: str | None,
@@ -157,8 +225,9 @@ def unpack(
     temperature: float,
     seed: int,
     force: bool,
+    crm: str | None,
 ) -> None:
-    """Restore the HR image from a FILE written by `invrestore pack`."""
+    """Restore the HR image from a FILE written by `invrestore pack` (JPEG packs: decode, CRM, then IRN⁻¹)."""
     from invrestore.cli.rescale import load_irn
     from invrestore.codecs import decode_tensor
     from invrestore.errors import ImageReadError
@@ -177,10 +246,27 @@ def unpack(
     s = net.scale
     if s != int(header["scale"]):
         raise ConfigError(f"{path} records scale {header['scale']} but {name} rescales by {s}")
+    if crm is not None and header["codec"] != "jpeg":
+        raise ConfigError(f"{path} holds a lossless {header['codec']} LR; --crm is for JPEG packs")
+    crm_spec = crm if crm is not None else header.get("crm")
+    restorer = None
+    if header["codec"] == "jpeg" and crm_spec and crm_spec != "none":
+        from invrestore.models.irn.crm import load_crm
+
+        if crm is None and not Path(crm_spec).exists() and not _is_shipped_crm(crm_spec):
+            raise ConfigError(
+                f"{path} asks for the CRM '{crm_spec}', which is not here; pass --crm PATH (or --crm none)"
+            )
+        restorer = load_crm(crm_spec)
     y = decode_tensor(payload, header["codec"])
     lh, lw = header["lr_size"]
     if tuple(y.shape[-2:]) != (lh, lw):
         raise InvalidBitstream(f"{path}: the LR image is {y.shape[-2]}×{y.shape[-1]}, the header says {lh}×{lw}")
+    if restorer is not None:
+        from invrestore.models.irn.model import quantize_ste
+
+        with torch.no_grad():
+            y = quantize_ste(restorer(y.unsqueeze(0)))[0]
     h, w = header["size"]
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -190,6 +276,12 @@ def unpack(
         x = x.mean(dim=0, keepdim=True)
     write_image(output, x)
     click.echo(f"{path} -> {output} ({h}×{w})")
+
+
+def _is_shipped_crm(name: str) -> bool:
+    from invrestore.models.irn.crm import SHIPPED_CRM_SOURCES
+
+    return name in SHIPPED_CRM_SOURCES
 
 
 # -- bench codecs ---------------------------------------------------------------------------------------------------
@@ -461,13 +553,19 @@ def _parse_crm_specs(spec: str | None, option: str) -> dict[int, str]:
     default=None,
     help="IRN weights: a file, or 'shipped' for those in the package. Omitted: no IRN rows.",
 )
-@click.option("--crm", "crm_spec", default=None, metavar="Q=PATH[,Q=PATH]", help="CRM per LR quality for IRN.")
+@click.option(
+    "--crm",
+    "crm_spec",
+    default=None,
+    metavar="Q=PATH[,Q=PATH]",
+    help="CRM per LR quality for IRN: a weights file or a shipped name (90=crm-q90, with --irn irn-x2-noise).",
+)
 @click.option(
     "--bicubic-crm",
     "bicubic_crm_spec",
     default=None,
     metavar="Q=PATH[,Q=PATH]",
-    help="CRM per LR quality trained on the bicubic LR (model.lr_source: bicubic).",
+    help="CRM per LR quality trained on the bicubic LR (model.lr_source: bicubic): a weights file.",
 )
 @click.option("--subsampling", type=click.Choice(["4:2:0", "4:2:2", "4:4:4"]), default="4:2:0", show_default=True)
 @click.option("--limit", type=click.IntRange(min=0), default=0, help="Use the first N images only (0 = all).")

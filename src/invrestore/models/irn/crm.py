@@ -152,11 +152,27 @@ def crm_rrdb8(**kw: Any) -> CRM:
     return CRM(**kw)
 
 
+@register_model(
+    "crm-q90",
+    "irn",
+    "CRM for JPEG q90 (4:2:0) of the irn-x2-noise LR (RRDB×8, 5,795,843 parameters)",
+    pretrained="crm-q90.safetensors",
+    task="JPEG q90 of the irn-x2-noise LR",
+)
+def crm_q90(**kw: Any) -> CRM:
+    return CRM(**kw)
+
+
+#: The IRN each shipped CRM was trained behind.
+SHIPPED_CRM_SOURCES: dict[str, str] = {"crm-q90": "irn-x2-noise"}
+
+
 def load_crm(path: str | Path) -> CRM:
     """A :class:`CRM` with the weights of ``path``, its size (``nf``, ``nb``, ``gc``, channels) read from the keys.
 
     ``path`` is a safetensors file or a torch ``.pth`` (official ``RRDBNet`` state dicts, ``module.``-prefixed or
-    wrapped ones too), or a training checkpoint folder holding ``model.safetensors``. Returned in eval mode.
+    wrapped ones too), a training checkpoint folder holding ``model.safetensors``, or the name of a shipped CRM
+    (``crm-q90``; a file of that name in the current folder wins). Returned in eval mode.
 
     Raises:
         CheckpointError: missing or unreadable file, or weights that are not those of a CRM (RRDBNet).
@@ -165,6 +181,12 @@ def load_crm(path: str | Path) -> CRM:
     from invrestore.train.checkpoint import load_weights
 
     src = Path(path)
+    if not src.exists() and str(path) in SHIPPED_CRM_SOURCES:
+        from invrestore.models.registry import create_model
+
+        shipped = create_model(str(path), pretrained=True)
+        assert isinstance(shipped, CRM)
+        return shipped.eval()
     if src.is_dir() and (src / "model.safetensors").is_file():
         src = src / "model.safetensors"
     sd = load_weights(src)

@@ -207,6 +207,16 @@ def irn_x2(**kw: Any) -> IRN:
 
 
 @register_model(
+    "irn-x2-noise",
+    "irn",
+    "IRN ×2 noise-fine-tuned for lossy LR coding (the G of crm-q90; 1,668,000 parameters)",
+    pretrained="irn-x2-noise.safetensors",
+)
+def irn_x2_noise(**kw: Any) -> IRN:
+    return IRN(**{"scale": 2, "blocks": [8], **kw})
+
+
+@register_model(
     "irn-x4", "irn", "IRN ×4: 2×(Haar + 8 InvBlocks) (4,355,376 parameters)", pretrained="irn-x4.safetensors"
 )
 def irn_x4(**kw: Any) -> IRN:
