@@ -119,7 +119,7 @@ def read_pack(data: bytes, source: str = "file") -> tuple[dict[str, Any], bytes]
     "--crm",
     default=None,
     help="--codec jpeg: the compression-restoration module `unpack` runs on the decoded LR, recorded in the file "
-    "(a shipped name such as crm-q90, trained behind irn-x2-noise at q90, or a weights file).",
+    "(a shipped name such as crm-q90, for irn-x2 or irn-x2-noise at q90, or a weights file).",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output pack file.")
 @click.option("--max-pixels", type=int, default=None, help="Refuse larger images (default: as `downscale`).")
@@ -137,7 +137,7 @@ def pack(
 ) -> None:
     """Downscale IMAGE with IRN and store the 8-bit LR (losslessly, or as JPEG) with what `invrestore unpack` needs.
 
-    Lossy example (IRN paper §3.5): invrestore pack photo.png --model irn-x2-noise --codec jpeg --quality 90
+    Lossy example (IRN paper §3.5): invrestore pack photo.png --model irn-x2 --codec jpeg --quality 90
     --crm crm-q90 -o photo.irn
     """
     from invrestore.cli.rescale import DEFAULT_MAX_PIXELS, check_size, load_irn
@@ -189,15 +189,14 @@ def pack(
 
 def _load_pack_crm(spec: str, model: str, quality: int) -> torch.nn.Module:
     """The CRM named by ``spec`` (shipped name or file), refusing a shipped one trained for another IRN/quality."""
-    from invrestore.models.irn.crm import SHIPPED_CRM_SOURCES, load_crm
+    from invrestore.models.irn.crm import SHIPPED_CRMS, load_crm
 
-    if spec in SHIPPED_CRM_SOURCES and not Path(spec).exists():
-        source = SHIPPED_CRM_SOURCES[spec]
-        trained_q = int(spec.rsplit("-q", 1)[1])
-        if source != model or trained_q != quality:
+    if spec in SHIPPED_CRMS and not Path(spec).exists():
+        trained_q, irns = SHIPPED_CRMS[spec]
+        if model not in irns or trained_q != quality:
             raise ConfigError(
-                f"{spec} was trained behind {source} at JPEG quality {trained_q}; use --model {source} "
-                f"--quality {trained_q}, or pass your own CRM weights file"
+                f"{spec} restores JPEG quality {trained_q} of the LR of {' or '.join(irns)}; use --model "
+                f"{irns[-1]} --quality {trained_q}, or pass your own CRM weights file"
             )
     return load_crm(spec)
 
@@ -279,9 +278,9 @@ def unpack(
 
 
 def _is_shipped_crm(name: str) -> bool:
-    from invrestore.models.irn.crm import SHIPPED_CRM_SOURCES
+    from invrestore.models.irn.crm import SHIPPED_CRMS
 
-    return name in SHIPPED_CRM_SOURCES
+    return name in SHIPPED_CRMS
 
 
 # -- bench codecs ---------------------------------------------------------------------------------------------------
@@ -558,7 +557,7 @@ def _parse_crm_specs(spec: str | None, option: str) -> dict[int, str]:
     "crm_spec",
     default=None,
     metavar="Q=PATH[,Q=PATH]",
-    help="CRM per LR quality for IRN: a weights file or a shipped name (90=crm-q90, with --irn irn-x2-noise).",
+    help="CRM per LR quality for IRN: a weights file or a shipped name (90=crm-q90, for irn-x2 / irn-x2-noise).",
 )
 @click.option(
     "--bicubic-crm",
