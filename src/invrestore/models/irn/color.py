@@ -131,6 +131,11 @@ def color_metrics(model: IRNColor, x: Tensor, crop_border: int = 2) -> dict[str,
     }
 
 
-@register_model("irn-color", "irn", "IRN_color: YUV-initialised 3×3 matrix + 8 InvBlocks, split 1 (1,413,601 params)")
+@register_model(
+    "irn-color",
+    "irn",
+    "IRN_color: YUV-initialised 3×3 matrix + 8 InvBlocks, split 1 (1,413,601 params)",
+    pretrained="irn-color.safetensors",
+)
 def irn_color(**kw: Any) -> IRNColor:
     return IRNColor(**kw)
