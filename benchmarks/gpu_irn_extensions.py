@@ -99,14 +99,12 @@ def schedule(name: str, steps: int) -> list[str]:
 
 def export(run_dir: Path, dst: Path, half: bool) -> None:
     import torch
-    from safetensors.torch import load_file, save_file
+    from codec_weights_card import compact  # benchmarks/ is on sys.path when run as a script
 
-    sd = load_file(str(run_dir / "last" / "model.safetensors"))
-    if half:
-        sd = {k: (v.half() if v.is_floating_point() and v.ndim == 4 else v) for k, v in sd.items()}
-    tmp = dst.with_suffix(".tmp")
-    save_file({k: v.contiguous() for k, v in sd.items()}, str(tmp))
-    os.replace(tmp, dst)
+    from invrestore.train import load_weights, save_weights
+
+    sd = load_weights(run_dir / "last" / "model.safetensors")
+    save_weights(compact(sd) if half else sd, dst)
     step = json.loads((run_dir / "last" / "meta.json").read_text())["step"]
     log(f"exported {dst.name} (step {step}, {dst.stat().st_size / 1e6:.1f} MB, torch {torch.__version__})")
 

@@ -152,7 +152,7 @@ def pack(
     if codec == "jpeg" and effort is not None:
         raise ConfigError("--effort is for the lossless codecs; JPEG takes --quality")
     if crm is not None:
-        _load_pack_crm(crm, model, quality if quality is not None else 90)  # refuse a bad CRM before any work
+        _check_pack_crm(crm, model, quality if quality is not None else 90)  # before any work
     path = Path(image)
     check_size(path, *image_size(path), max_pixels or DEFAULT_MAX_PIXELS)
     x = read_image(path)
@@ -187,8 +187,8 @@ def pack(
     )
 
 
-def _load_pack_crm(spec: str, model: str, quality: int) -> torch.nn.Module:
-    """The CRM named by ``spec`` (shipped name or file), refusing a shipped one trained for another IRN/quality."""
+def _check_pack_crm(spec: str, model: str, quality: int) -> None:
+    """Refuse a CRM ``spec`` (shipped name or file) that cannot be loaded, or a shipped one for another IRN/quality."""
     from invrestore.models.irn.crm import SHIPPED_CRMS, load_crm
 
     if spec in SHIPPED_CRMS and not Path(spec).exists():
@@ -198,7 +198,7 @@ def _load_pack_crm(spec: str, model: str, quality: int) -> torch.nn.Module:
                 f"{spec} restores JPEG quality {trained_q} of the LR of {' or '.join(irns)}; use --model "
                 f"{irns[-1]} --quality {trained_q}, or pass your own CRM weights file"
             )
-    return load_crm(spec)
+    load_crm(spec)
 
 
 @click.command("unpack")
@@ -250,9 +250,9 @@ def unpack(
     crm_spec = crm if crm is not None else header.get("crm")
     restorer = None
     if header["codec"] == "jpeg" and crm_spec and crm_spec != "none":
-        from invrestore.models.irn.crm import load_crm
+        from invrestore.models.irn.crm import SHIPPED_CRMS, load_crm
 
-        if crm is None and not Path(crm_spec).exists() and not _is_shipped_crm(crm_spec):
+        if crm is None and not Path(crm_spec).exists() and crm_spec not in SHIPPED_CRMS:
             raise ConfigError(
                 f"{path} asks for the CRM '{crm_spec}', which is not here; pass --crm PATH (or --crm none)"
             )
@@ -275,12 +275,6 @@ def unpack(
         x = x.mean(dim=0, keepdim=True)
     write_image(output, x)
     click.echo(f"{path} -> {output} ({h}×{w})")
-
-
-def _is_shipped_crm(name: str) -> bool:
-    from invrestore.models.irn.crm import SHIPPED_CRMS
-
-    return name in SHIPPED_CRMS
 
 
 # -- bench codecs ---------------------------------------------------------------------------------------------------

@@ -152,15 +152,14 @@ def crm_rrdb8(**kw: Any) -> CRM:
     return CRM(**kw)
 
 
-@register_model(
+# the same architecture with shipped weights
+register_model(
     "crm-q90",
     "irn",
-    "CRM for JPEG q90 (4:2:0) of the irn-x2-noise LR (RRDB×8, 5,795,843 parameters)",
+    "CRM for JPEG q90 (4:2:0) of an IRN ×2 LR (trained behind irn-x2-noise, best with irn-x2; 5,795,843 parameters)",
     pretrained="crm-q90.safetensors",
-    task="JPEG q90 of the irn-x2-noise LR",
-)
-def crm_q90(**kw: Any) -> CRM:
-    return CRM(**kw)
+    task="JPEG q90 of the irn-x2 / irn-x2-noise LR",
+)(crm_rrdb8)
 
 
 #: Each shipped CRM: its JPEG quality and the IRNs it was measured to help, the one it was trained behind first.

@@ -206,14 +206,13 @@ def irn_x2(**kw: Any) -> IRN:
     return IRN(**{"scale": 2, "blocks": [8], **kw})
 
 
-@register_model(
+# the same architecture with other shipped weights
+register_model(
     "irn-x2-noise",
     "irn",
-    "IRN ×2 noise-fine-tuned for lossy LR coding (the G of crm-q90; 1,668,000 parameters)",
+    "IRN ×2 noise-fine-tuned for lossy LR coding (the G crm-q90 trained behind; 1,668,000 parameters)",
     pretrained="irn-x2-noise.safetensors",
-)
-def irn_x2_noise(**kw: Any) -> IRN:
-    return IRN(**{"scale": 2, "blocks": [8], **kw})
+)(irn_x2)
 
 
 @register_model(
