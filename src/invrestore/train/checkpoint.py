@@ -83,7 +83,11 @@ def save_checkpoint(
         save_weights(model_state, tmp / "model.safetensors")
         torch.save(train_state, tmp / "state.pt")
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+        for f in tmp.iterdir():  # on disk before the rename publishes them (a power cut, not only a kill)
+            _fsync(f)
         old = folder.with_name(folder.name + ".old")
+        if not folder.exists() and find_checkpoint(old) is not None:
+            os.replace(old, folder)  # a crash mid-swap left the only complete checkpoint in .old: put it back first
         if old.exists():
             shutil.rmtree(old)
         if folder.exists():
@@ -95,6 +99,14 @@ def save_checkpoint(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def find_checkpoint(folder: str | Path) -> Path | None:

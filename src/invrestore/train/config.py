@@ -72,6 +72,18 @@ class TrainConfig:
     cudnn_benchmark: bool = True
     tensorboard: bool = False
     optim: OptimConfig = field(default_factory=OptimConfig)
+    # The fast path (docs/training.md). Every default reproduces the plain float32 eager loop exactly.
+    precision: str = "float32"  # float32 | bf16 | fp16 (autocast; fp16 adds a dynamic gradient scaler)
+    channels_last: bool = False  # model and batches in channels-last memory format
+    compile: str = ""  # "" (off) | default | reduce-overhead (CUDA graphs) | max-autotune: torch.compile the step
+    fused_optim: bool = False  # Adam/Adamax with fused=True on CUDA (foreach=True elsewhere)
+    device_resident: bool = False  # decode the training set once onto the device; crops and flips cut there
+    sync_every: int = 1  # steps between host syncs (finiteness checks, metric reads); >1 only with log_every
+    # Safeguards: what to do when a loss or gradient is NaN/Inf.
+    nan_policy: str = "raise"  # raise | rollback (to the last good in-memory snapshot, then lr × nan_lr_factor)
+    nan_lr_factor: float = 0.5
+    snapshot_every: int = 100  # steps between in-memory snapshots of model + optimisers (rollback only)
+    max_rollbacks: int = 1  # a non-finite step after this many rollbacks stops the run with an error
 
 
 def merge_config(schema: type[T], *sources: Any, overrides: list[str] | tuple[str, ...] = ()) -> T:

@@ -34,8 +34,10 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from invrestore.errors import ConfigError
+from invrestore.train import fast
 from invrestore.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from invrestore.train.config import OptimConfig, TrainConfig, config_to_yaml
+from invrestore.train.safeguards import Snapshot, TrainingDivergedError, scale_learning_rates
 
 __all__ = ["FitResult", "StepBatchSampler", "Task", "fit", "step_seed"]
 
@@ -176,11 +178,17 @@ def _broadcast_buffers(model: nn.Module) -> None:
         dist.broadcast(b, src=0)
 
 
-def _make_optimizer(params: list[torch.nn.Parameter], o: OptimConfig) -> torch.optim.Optimizer:
+def _make_optimizer(
+    params: list[torch.nn.Parameter], o: OptimConfig, options: dict[str, bool] | None = None
+) -> torch.optim.Optimizer:
+    kw: dict[str, Any] = dict(options or {})
     if o.optimizer == "adam":
-        return torch.optim.Adam(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
+        return torch.optim.Adam(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay, **kw)
     if o.optimizer == "adamax":
-        return torch.optim.Adamax(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
+        kw.pop("fused", None)  # Adamax has no fused kernel: use the multi-tensor one
+        if options:
+            kw["foreach"] = True
+        return torch.optim.Adamax(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay, **kw)
     raise ConfigError(f"unknown optimizer {o.optimizer!r} (adam, adamax)")
 
 
@@ -355,7 +363,14 @@ def _truncate_log(path: Path, step: int) -> None:
     """Drop log records newer than the checkpoint we resume from (they will be written again)."""
     if not path.is_file():
         return
-    keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln).get("step", 0) <= step]
+    keep = []
+    for ln in path.read_text().splitlines():
+        try:
+            rec = json.loads(ln)
+        except json.JSONDecodeError:  # a line cut short by a killed process
+            continue
+        if rec.get("step", 0) <= step:
+            keep.append(ln)
     path.write_text("".join(ln + "\n" for ln in keep))
 
 
@@ -380,6 +395,7 @@ def fit(
             call, for a fixed time budget (a shared GPU lease, a job-queue slot). Every rank stops at the same step.
     """
     cfg = task.train
+    fast.check_fast_config(cfg)
     run_dir = Path(run_dir)
     device = _select_device(cfg.device)
     if device.type == "cuda":
@@ -396,6 +412,8 @@ def fit(
     np.random.seed(cfg.seed % 2**32)
     random.seed(cfg.seed)
     model = task.build_model().to(device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     groups: dict[str, list[torch.nn.Parameter]]
     if hasattr(task, "param_groups"):
         groups = task.param_groups(model)
@@ -404,11 +422,14 @@ def fit(
     ocfgs: dict[str, OptimConfig] = task.optim_configs() if hasattr(task, "optim_configs") else {"main": cfg.optim}
     if set(groups) != set(ocfgs):
         raise ConfigError(f"parameter groups {sorted(groups)} do not match optimiser configs {sorted(ocfgs)}")
-    optimizers = {name: _make_optimizer(groups[name], ocfgs[name]) for name in groups}
+    opt_options = fast.optimizer_options(cfg, device)
+    optimizers = {name: _make_optimizer(groups[name], ocfgs[name], opt_options) for name in groups}
     schedulers = {name: _make_scheduler(optimizers[name], ocfgs[name], cfg.steps) for name in groups}
+    scaler = fast.make_scaler(cfg, device)
 
     step = 0
     best: float | None = None
+    rollbacks = 0
     log_path = run_dir / "metrics.jsonl"
     if resume and find_checkpoint(run_dir / "last") is not None:
         model_state, train_state, _meta = load_checkpoint(run_dir / "last")
@@ -420,8 +441,11 @@ def fit(
             optimizers[name].load_state_dict(train_state["optimizers"][name])
             schedulers[name].load_state_dict(train_state["schedulers"][name])
             _apply_schedule_config(schedulers[name], ocfgs[name], cfg.steps)
+        if scaler is not None and train_state.get("scaler") is not None:
+            scaler.load_state_dict(train_state["scaler"])
         step = int(train_state["step"])
         best = train_state.get("best")
+        rollbacks = int(train_state.get("rollbacks", 0))
         _set_rng_state(train_state["rng"])
         if is_main:
             _truncate_log(log_path, step)
@@ -436,23 +460,30 @@ def fit(
     dataset = task.train_dataset()
     n = len(dataset)  # type: ignore[arg-type]
     end = cfg.steps if max_steps is None else min(cfg.steps, max_steps)
-    sampler = StepBatchSampler(
-        n,
-        cfg.batch_size,
-        cfg.seed,
-        step,
-        end,
-        rank,
-        world,
-        virtual=getattr(dataset, "accepts_virtual_index", False),
-    )
-    loader = DataLoader(
-        dataset,
-        batch_sampler=sampler,
-        num_workers=cfg.num_workers,
-        pin_memory=device.type == "cuda",
-        persistent_workers=cfg.num_workers > 0,
-    )
+    virtual = getattr(dataset, "accepts_virtual_index", False)
+    on_device: Any = None
+    if cfg.device_resident:
+        from invrestore.data.device import DeviceResidentData
+
+        on_device = DeviceResidentData.from_dataset(dataset, device)
+
+    def batches_from(start: int) -> Iterator[dict[str, Any]]:
+        """The batches of steps ``start, start+1, ..., end-1`` on the device."""
+        sampler = StepBatchSampler(n, cfg.batch_size, cfg.seed, start, end, rank, world, virtual=virtual)
+        if on_device is not None:
+            for indices in sampler:
+                yield on_device.batch(indices)
+            return
+        loader = DataLoader(
+            dataset,
+            batch_sampler=sampler,
+            num_workers=cfg.num_workers,
+            pin_memory=device.type == "cuda",
+            persistent_workers=cfg.num_workers > 0,
+        )
+        for b in loader:
+            yield {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in b.items()}
+
     logger = _JsonlLogger(log_path, is_main, cfg.tensorboard)
     bar = None
     if progress and is_main:
@@ -469,55 +500,159 @@ def fit(
             "step": step,
             "best": best,
             "rng": _rng_state(),
+            "rollbacks": rollbacks,
         }
+        if scaler is not None:
+            train_state["scaler"] = scaler.state_dict()
         meta = {"step": step, "task": task.name, "best": best, "best_metric": task.best_metric}
         save_checkpoint(run_dir / folder, model.state_dict(), train_state, meta)
 
-    running: dict[str, float] = {}
+    amp = fast.autocast(cfg, device)
+
+    def forward_loss(batch: dict[str, Any], g: torch.Generator) -> tuple[torch.Tensor, dict[str, Any]]:
+        with amp:
+            out, metrics = task.training_step(net, batch, g)
+            losses = out if isinstance(out, dict) else {"main": out}
+            loss = torch.stack([v.reshape(()).float() for v in losses.values()]).sum()
+        return loss, metrics
+
+    step_forward = fast.compile_forward(forward_loss, cfg.compile)
+    rollback = cfg.nan_policy == "rollback"
+    eager_sync = cfg.sync_every == 1  # today's loop: a host sync per step (finiteness, metrics)
+    running: dict[str, Any] = {}
     count = 0
     t0 = time.time()
     last_val: dict[str, float] = {}
+    snapshot = Snapshot.take(step, model, optimizers, schedulers, _rng_state(), scaler) if rollback else None
+    bad = torch.zeros((), dtype=torch.bool, device=device)  # a non-finite loss/gradient since the last sync
+    checked = step  # the last step whose finiteness was checked on the host
+    batches: Iterator[dict[str, Any]] = iter(())
     net.train()
-    for batch in loader:
-        batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+    def diverged(first_step: int, what: str) -> None:
+        """Handle a non-finite loss or gradient seen at (or after) ``first_step``: roll back or raise."""
+        nonlocal step, rollbacks, running, count, batches, bad, checked
+        if not rollback or snapshot is None:
+            raise TrainingDivergedError(
+                f"non-finite {what} at step {first_step}; set train.nan_policy=rollback to recover automatically, "
+                "or lower train.optim.lr / raise train.optim.grad_clip"
+            )
+        if rollbacks >= cfg.max_rollbacks:
+            raise TrainingDivergedError(
+                f"non-finite {what} at step {first_step} again after {rollbacks} rollback(s) with the lr lowered; "
+                "the run diverges: lower train.optim.lr or check the data"
+            )
+        snapshot.restore(model, optimizers, schedulers, scaler)
+        scale_learning_rates(optimizers, schedulers, cfg.nan_lr_factor)
+        _set_rng_state(snapshot.rng)
+        rollbacks += 1
+        lrs = {k: o.param_groups[0]["lr"] for k, o in optimizers.items()}
+        msg = (
+            f"non-finite {what} at step {first_step}: rolled back to step {snapshot.step} and multiplied the "
+            f"learning rate by {cfg.nan_lr_factor:g} (now {', '.join(f'{k} {v:.3g}' for k, v in lrs.items())})"
+        )
+        if is_main:
+            _truncate_log(log_path, snapshot.step)
+            logger.log({"kind": "rollback", "step": snapshot.step, "from_step": first_step, "reason": msg})
+            print(f"invrestore train: {msg}", flush=True)
+        step = checked = snapshot.step
+        running, count = {}, 0
+        bad = torch.zeros((), dtype=torch.bool, device=device)
+        batches = batches_from(step)
+
+    batches = batches_from(step)
+    while step < end:
+        batch = next(batches, None)
+        if batch is None:
+            break
+        if cfg.channels_last:
+            batch = fast.to_channels_last(batch)
         g = torch.Generator(device=device).manual_seed(step_seed(cfg.seed, step, rank))
-        out, metrics = task.training_step(net, batch, g)
-        losses = out if isinstance(out, dict) else {"main": out}
-        loss = torch.stack([v.reshape(()) for v in losses.values()]).sum()
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"non-finite loss at step {step}: {metrics}")
+        loss, metrics = step_forward(batch, g)
+        loss_bad = ~torch.isfinite(loss.detach())
+        if eager_sync and bool(loss_bad):
+            diverged(step, "loss")
+            continue
         for opt in optimizers.values():
             opt.zero_grad(set_to_none=True)
-        loss.backward()
+        if scaler is not None:
+            scaler.scale(loss).backward()
+        else:
+            loss.backward()
         if allreduce:
             _allreduce_gradients(model, world)
+        step_bad = loss_bad
+        norms: dict[str, torch.Tensor] = {}
         for name, opt in optimizers.items():
+            if scaler is not None:
+                scaler.unscale_(opt)
             clip = ocfgs[name].grad_clip
             if clip > 0:
-                norm = float(torch.nn.utils.clip_grad_norm_(groups[name], clip))
-                metrics["grad_norm" if len(optimizers) == 1 else f"grad_norm_{name}"] = norm
-            opt.step()
+                norms[name] = torch.nn.utils.clip_grad_norm_(groups[name], clip)
+            elif rollback and scaler is None:
+                grads = [p.grad for p in groups[name] if p.grad is not None]
+                if grads:
+                    norms[name] = torch.nn.utils.get_total_norm(grads)
+            if clip > 0:
+                key = "grad_norm" if len(optimizers) == 1 else f"grad_norm_{name}"
+                metrics[key] = float(norms[name]) if eager_sync else norms[name].detach()
+        if rollback and scaler is None and norms:  # with a scaler, inf gradients only skip the step
+            step_bad = step_bad | ~torch.isfinite(torch.stack([v.detach().float() for v in norms.values()])).any()
+            if eager_sync and bool(step_bad):
+                diverged(step, "gradient")
+                continue
+        for name, opt in optimizers.items():
+            if scaler is not None:
+                scaler.step(opt)
+            else:
+                opt.step()
             if ocfgs[name].schedule != "plateau":
                 schedulers[name].step()
+        if scaler is not None:
+            scaler.update()
         if allreduce:
             _broadcast_buffers(model)
         step += 1
         for k, v in metrics.items():
-            running[k] = running.get(k, 0.0) + float(v)
+            if torch.is_tensor(v):
+                v = v.detach().float()
+                running[k] = running[k] + v if k in running else v
+            else:
+                running[k] = running.get(k, 0.0) + float(v)
         count += 1
+        if eager_sync:
+            checked = step  # checked before the optimiser step
+        else:
+            bad = bad | step_bad
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss):.4g}")
+            if eager_sync or step % cfg.log_every == 0:
+                bar.set_postfix(loss=f"{float(loss):.4g}")
+        log_now = step % cfg.log_every == 0 or step == cfg.steps
+        val_now = cfg.val_every > 0 and (step % cfg.val_every == 0 or step == cfg.steps)
+        soon_out = time_limit is not None and time.time() - t0 >= time_limit
+        ckpt_due = step % cfg.ckpt_every == 0 or step >= end or soon_out
+        if not eager_sync and (step % cfg.sync_every == 0 or log_now or val_now or ckpt_due):
+            if world > 1:
+                flag = bad.to(torch.int32)
+                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+                bad = flag.bool()
+            if bool(bad):  # the one host sync of the interval
+                diverged(step - count, "loss or gradient")
+                continue
+            checked = step
+        if rollback and snapshot is not None and checked == step and step - snapshot.step >= cfg.snapshot_every:
+            snapshot = Snapshot.take(step, model, optimizers, schedulers, _rng_state(), scaler)
         # log and validate on the schedule of the whole run (not at a --max-steps stop), so that a run done in
         # pieces logs, validates and steps its plateau schedulers exactly like an uninterrupted one
-        if step % cfg.log_every == 0 or step == cfg.steps:
+        if log_now:
             rec: dict[str, Any] = {"kind": "train", "step": step, "time": time.time() - t0}
             for name, opt in optimizers.items():
                 rec["lr" if len(optimizers) == 1 else f"lr_{name}"] = opt.param_groups[0]["lr"]
-            rec.update({k: v / count for k, v in running.items()})
+            rec.update({k: float(v) / count for k, v in running.items()})
             logger.log(rec)
             running, count = {}, 0
-        if cfg.val_every > 0 and (step % cfg.val_every == 0 or step == cfg.steps):
+        if val_now:
             if is_main:
                 model.eval()
                 with torch.no_grad():
@@ -549,6 +684,14 @@ def fit(
         if out_of_time[0] and is_main:
             logger.log({"kind": "stop", "step": step, "reason": f"time limit of {time_limit:g} s reached"})
         if step % cfg.ckpt_every == 0 or step == end or stop or out_of_time[0]:
+            if not eager_sync and checked != step:  # never write a checkpoint of unchecked (maybe NaN) weights
+                if world > 1:
+                    flag = bad.to(torch.int32)
+                    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+                    bad = flag.bool()
+                if bool(bad):
+                    diverged(step - count, "loss or gradient")
+                    continue
             checkpoint("last")
         if step >= end or stop or out_of_time[0]:
             break
