@@ -530,16 +530,17 @@ def fit(
     net.train()
 
     def diverged(first_step: int, what: str) -> None:
-        """Handle a non-finite loss or gradient seen at (or after) ``first_step``: roll back or raise."""
+        """Handle a non-finite loss or gradient seen in steps ``first_step .. step``: roll back or raise."""
         nonlocal step, rollbacks, running, count, batches, bad, checked
+        where = f"step {first_step}" if first_step >= step else f"steps {first_step}..{step - 1}"
         if not rollback or snapshot is None:
             raise TrainingDivergedError(
-                f"non-finite {what} at step {first_step}; set train.nan_policy=rollback to recover automatically, "
+                f"non-finite {what} at {where}; set train.nan_policy=rollback to recover automatically, "
                 "or lower train.optim.lr / raise train.optim.grad_clip"
             )
         if rollbacks >= cfg.max_rollbacks:
             raise TrainingDivergedError(
-                f"non-finite {what} at step {first_step} again after {rollbacks} rollback(s) with the lr lowered; "
+                f"non-finite {what} at {where} again after {rollbacks} rollback(s) with the lr lowered; "
                 "the run diverges: lower train.optim.lr or check the data"
             )
         snapshot.restore(model, optimizers, schedulers, scaler)
@@ -548,7 +549,7 @@ def fit(
         rollbacks += 1
         lrs = {k: o.param_groups[0]["lr"] for k, o in optimizers.items()}
         msg = (
-            f"non-finite {what} at step {first_step}: rolled back to step {snapshot.step} and multiplied the "
+            f"non-finite {what} at {where}: rolled back to step {snapshot.step} and multiplied the "
             f"learning rate by {cfg.nan_lr_factor:g} (now {', '.join(f'{k} {v:.3g}' for k, v in lrs.items())})"
         )
         if is_main:
@@ -638,7 +639,7 @@ def fit(
                 dist.all_reduce(flag, op=dist.ReduceOp.MAX)
                 bad = flag.bool()
             if bool(bad):  # the one host sync of the interval
-                diverged(step - count, "loss or gradient")
+                diverged(checked, "loss or gradient")
                 continue
             checked = step
         if rollback and snapshot is not None and checked == step and step - snapshot.step >= cfg.snapshot_every:
@@ -690,7 +691,7 @@ def fit(
                     dist.all_reduce(flag, op=dist.ReduceOp.MAX)
                     bad = flag.bool()
                 if bool(bad):
-                    diverged(step - count, "loss or gradient")
+                    diverged(checked, "loss or gradient")
                     continue
             checkpoint("last")
         if step >= end or stop or out_of_time[0]:
