@@ -6,6 +6,7 @@ from invrestore.models.baselines.config import (
     BaselineLossConfig,
     BaselineModelConfig,
 )
+from invrestore.models.baselines.kair import KAIRDnCNN, KAIRFFDNet, detect_kair, load_kair
 from invrestore.models.baselines.model import ARCNN, DnCNN, FFDNet, UNet, pad_to_multiple, parameter_count
 
 __all__ = [
@@ -16,7 +17,11 @@ __all__ = [
     "BaselineModelConfig",
     "DnCNN",
     "FFDNet",
+    "KAIRDnCNN",
+    "KAIRFFDNet",
     "UNet",
+    "detect_kair",
+    "load_kair",
     "pad_to_multiple",
     "parameter_count",
 ]
