@@ -1,7 +1,9 @@
 """ILC family (Wang et al. 2020, invertible lossy compression): the codec ``ilc-q{n}`` / ``ilc-small`` /
-``ilc-tiny`` and its teacher ``bls2017-N``, with losses and training tasks (see ``docs/compression.md`` §9)."""
+``ilc-tiny`` and its teacher ``bls2017-N`` (or a CompressAI ``bmshj2018-factorized`` checkpoint), with losses
+and training tasks (see ``docs/compression.md`` §9)."""
 
 from invrestore.models.ilc.bls2017 import BLS2017
+from invrestore.models.ilc.compressai import detect_compressai, load_compressai_teacher
 from invrestore.models.ilc.model import (
     ILC,
     PAPER_RESULTS,
@@ -26,5 +28,7 @@ __all__ = [
     "IEMStage",
     "ILCOutput",
     "ScaleShiftSubnet",
+    "detect_compressai",
     "init_from_teacher",
+    "load_compressai_teacher",
 ]

@@ -14,6 +14,17 @@ Padding ("same", as TFC's ``same_zeros``): a strided analysis convolution with k
 synthesis transposed convolutions use ``padding = k // 2`` and ``output_padding = s − 1`` (exactly ``s·H``
 outputs, the adjoint of the analysis layout). Inputs whose sides are not multiples of 16 are padded centred
 (replicate) and the output is cropped back; the container stores the original size and the padding.
+
+A second topology, ``topology="bmshj2018-factorized"``, is the factorized-prior model of Ballé, Minnen, Singh,
+Hwang & Johnston (ICLR 2018) as CompressAI builds it (``bmshj2018-factorized``): four 5×5 stride-2
+convolutions (all with biases) and three GDNs, with ``M`` latent channels after ``N`` hidden ones::
+
+    x ─► conv 5×5/2 ─► GDN ─► conv 5×5/2 ─► GDN ─► conv 5×5/2 ─► GDN ─► conv 5×5/2 (N→M) ─► y (M channels)
+    x̂ ◄─ conv⊤ 5×5/2 ◄─ IGDN ◄─ conv⊤ 5×5/2 ◄─ IGDN ◄─ conv⊤ 5×5/2 ◄─ IGDN ◄─ conv⊤ 5×5/2 (M→N) ◄─ ŷ
+
+with the same padding conventions (CompressAI's ``conv``/``deconv`` use ``k // 2`` and ``output_padding = s − 1``
+too). CompressAI's published checkpoints use ``N = 128, M = 192`` (qualities 1–5) and ``N = 192, M = 320``
+(6–8); :func:`invrestore.models.ilc.compressai.load_compressai_teacher` loads them into this topology.
 """
 
 from __future__ import annotations
@@ -34,7 +45,10 @@ from invrestore.entropy.codec import (
 from invrestore.entropy.gdn import GDN, IGDN
 from invrestore.models.registry import register_model
 
-__all__ = ["BLS2017"]
+__all__ = ["BLS2017", "TOPOLOGIES"]
+
+#: The transform topologies :class:`BLS2017` can build.
+TOPOLOGIES = ("bls2017", "bmshj2018-factorized")
 
 
 def _conv(c_in: int, c_out: int, kernel: int, stride: int, bias: bool = True) -> nn.Conv2d:
@@ -49,8 +63,17 @@ class BLS2017(LearnedCodec):
     """Ballé 2017 transforms + factorized entropy model (see the module docstring for the diagram).
 
     Args:
-        N: Number of filters of every hidden layer and of the latent ``y`` (128 in TFC, 256 in ILC).
-        name: Model id written into compressed files (default ``bls2017-N``; shipped weights have their own).
+        N: Number of filters of every hidden layer (and of the latent ``y`` in the ``bls2017`` topology; 128 in
+            TFC, 256 in ILC).
+        name: Model id written into compressed files (default ``bls2017-N``, or ``bmshj2018-factorized-N-M``;
+            shipped weights have their own).
+        M: Latent channels of the ``bmshj2018-factorized`` topology (default ``N``); the ``bls2017`` topology
+            codes ``N`` channels (``M`` must be ``None`` or ``N``).
+        topology: ``"bls2017"`` (9×9/4, 5×5/2, 5×5/2 analysis; the default) or ``"bmshj2018-factorized"``
+            (four 5×5/2 convolutions, CompressAI's layout).
+
+    Attributes:
+        latent_channels: Channels of the coded latent ``y`` (``N``, or ``M`` for ``bmshj2018-factorized``).
 
     Use ``forward`` to train (loss ``λ·255²·MSE + bpp``, ``aux_loss`` optional), then :meth:`update` once,
     then :meth:`compress` / :meth:`decompress`.
@@ -58,18 +81,47 @@ class BLS2017(LearnedCodec):
 
     downsampling_factor = 16
 
-    def __init__(self, N: int = 128, name: str | None = None) -> None:
+    def __init__(self, N: int = 128, name: str | None = None, M: int | None = None, topology: str = "bls2017") -> None:
         super().__init__()
         if N < 1:
             raise ValueError(f"N must be ≥ 1, got {N}")
+        if topology not in TOPOLOGIES:
+            raise ValueError(f"topology must be one of {TOPOLOGIES}, got {topology!r}")
         self.N = int(N)
-        self.name = name or f"bls2017-{self.N}"
-        self.g_a = nn.Sequential(_conv(3, N, 9, 4), GDN(N), _conv(N, N, 5, 2), GDN(N), _conv(N, N, 5, 2, bias=False))
-        self.g_s = nn.Sequential(_deconv(N, N, 5, 2), IGDN(N), _deconv(N, N, 5, 2), IGDN(N), _deconv(N, 3, 9, 4))
-        self.entropy_bottleneck = EntropyBottleneck(N)
+        self.topology = topology
+        if topology == "bls2017":
+            if M is not None and M != N:
+                raise ValueError(f"the bls2017 topology codes N = {N} channels; M = {M} needs bmshj2018-factorized")
+            self.latent_channels = self.N
+            self.name = name or f"bls2017-{self.N}"
+            self.g_a = nn.Sequential(
+                _conv(3, N, 9, 4), GDN(N), _conv(N, N, 5, 2), GDN(N), _conv(N, N, 5, 2, bias=False)
+            )
+            self.g_s = nn.Sequential(_deconv(N, N, 5, 2), IGDN(N), _deconv(N, N, 5, 2), IGDN(N), _deconv(N, 3, 9, 4))
+        else:
+            M = self.N if M is None else int(M)
+            if M < 1:
+                raise ValueError(f"M must be ≥ 1, got {M}")
+            self.latent_channels = M
+            self.name = name or f"bmshj2018-factorized-{self.N}-{M}"
+            self.g_a = nn.Sequential(
+                _conv(3, N, 5, 2), GDN(N), _conv(N, N, 5, 2), GDN(N), _conv(N, N, 5, 2), GDN(N), _conv(N, M, 5, 2)
+            )
+            self.g_s = nn.Sequential(
+                _deconv(M, N, 5, 2), IGDN(N), _deconv(N, N, 5, 2), IGDN(N), _deconv(N, N, 5, 2), IGDN(N),
+                _deconv(N, 3, 5, 2),
+            )  # fmt: skip
+        self.entropy_bottleneck = EntropyBottleneck(self.latent_channels)
+
+    @property
+    def M(self) -> int:
+        """Latent channels (``N`` for the ``bls2017`` topology)."""
+        return self.latent_channels
 
     def codec_config(self) -> dict[str, Any]:
-        return {"name": self.name, "family": "bls2017", "N": self.N}
+        if self.topology == "bls2017":
+            return {"name": self.name, "family": "bls2017", "N": self.N}  # unchanged: shipped files hash this
+        return {"name": self.name, "family": "bls2017", "topology": self.topology, "N": self.N, "M": self.M}
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> CodecOutput:
         """Training / estimation pass. ``x`` ``(B, 3, H, W)``; any size (padded centred, cropped back).
@@ -89,9 +141,9 @@ class BLS2017(LearnedCodec):
         return self.g_s(y_hat)
 
     def latent_shape(self, height: int, width: int) -> tuple[int, int, int]:
-        """Shape ``(N, h, w)`` of ``y`` for an ``H×W`` image (after centred padding)."""
+        """Shape ``(latent_channels, h, w)`` of ``y`` for an ``H×W`` image (after centred padding)."""
         f = self.downsampling_factor
-        return self.N, -(-height // f), -(-width // f)
+        return self.latent_channels, -(-height // f), -(-width // f)
 
 
 @register_model("bls2017-128", "ilc", "Ballé 2017 factorized-prior codec, N=128 (TFC default; ILC teacher topology)")
@@ -102,3 +154,21 @@ def bls2017_128(**kw: Any) -> BLS2017:
 @register_model("bls2017-256", "ilc", "Ballé 2017 factorized-prior codec, N=256 (the ILC paper's teacher)")
 def bls2017_256(**kw: Any) -> BLS2017:
     return BLS2017(**{"N": 256, **kw})
+
+
+@register_model(
+    "bmshj2018-factorized-128-192",
+    "ilc",
+    "Ballé 2018 factorized prior in CompressAI's layout (bmshj2018-factorized q1–5), N=128, M=192: 2,998,147 params",
+)
+def bmshj2018_factorized_128_192(**kw: Any) -> BLS2017:
+    return BLS2017(**{"N": 128, "M": 192, "topology": "bmshj2018-factorized", **kw})
+
+
+@register_model(
+    "bmshj2018-factorized-192-320",
+    "ilc",
+    "Ballé 2018 factorized prior in CompressAI's layout (bmshj2018-factorized q6–8), N=192, M=320: 7,030,531 params",
+)
+def bmshj2018_factorized_192_320(**kw: Any) -> BLS2017:
+    return BLS2017(**{"N": 192, "M": 320, "topology": "bmshj2018-factorized", **kw})
