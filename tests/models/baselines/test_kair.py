@@ -211,6 +211,11 @@ def test_files_that_are_not_kair_or_do_not_fit_the_requested_variant_get_one_cle
     fdncnn = released_state(kair_bn_stack(2, 1, 5, 8, seed=1))  # KAIR's FDnCNN: image + map, no unshuffle
     with pytest.raises(CheckpointError, match="FDnCNN"):
         load_kair(fdncnn)
+    ircnn = released_state(kair_bn_stack(1, 1, 7, 64, seed=2))  # dilations do not show in a state dict
+    with pytest.raises(CheckpointError, match="IRCNN"):
+        load_kair(ircnn)
+    with pytest.raises(CheckpointError, match="IRCNN"):
+        load_kair(save_pth({"0": ircnn, "1": ircnn}, tmp_path / "ircnn_gray.pth"))  # one model per σ
     no_bias = {k: v for k, v in released.items() if not k.endswith("bias")}
     with pytest.raises(CheckpointError, match="no bias"):
         load_kair(no_bias)

@@ -225,6 +225,11 @@ def kair_layout(state: Mapping[str, Any]) -> KAIRLayout:
     state = _strip_prefix(state)
     if not state:
         raise _not_kair(state, "empty")
+    if all(isinstance(v, Mapping) for v in state.values()):
+        raise CheckpointError(
+            f"the file holds {len(state)} state dicts, not one (like KAIR's IRCNN files, one model per noise "
+            "level); only DnCNN and FFDNet files load"
+        )
     layers: dict[int, dict[str, Tensor]] = {}
     for key, value in state.items():
         m = _KEY_RE.fullmatch(key)
@@ -263,6 +268,12 @@ def kair_layout(state: Mapping[str, Any]) -> KAIRLayout:
     else:
         raise _not_kair(state, f"{c_in} -> {c_out} channels fit neither DnCNN (C -> C) nor FFDNet (4C+1 -> 4C)")
     layout = KAIRLayout(kind, channels, len(convs), width, batch_norm=bool(bns))
+    if kind == "dncnn" and layout.depth == 7 and width == 64 and not bns:
+        # the state dict cannot show dilations: 7 biased 3×3 convs of width 64 is KAIR's IRCNN denoiser
+        raise CheckpointError(
+            "7 convolutions of width 64 without BatchNorm is KAIR's IRCNN (dilated convolutions), which "
+            "invrestore does not provide; DnCNN (17 or 20 layers) and FFDNet files load"
+        )
     expected = _expected_indices(layout)
     found = (tuple(i for i, _ in convs), tuple(bns))
     if found != expected:
