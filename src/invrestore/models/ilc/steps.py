@@ -259,6 +259,16 @@ class ILCTask(_CodecTask):
         m = self.cfg.model
         if not m.teacher_weights:
             raise ConfigError("ILC training needs a trained teacher: set model.teacher_weights")
+        if Path(m.teacher_weights).suffix != ".safetensors" and Path(m.teacher_weights).is_file():
+            from invrestore.models.ilc.compressai import detect_compressai, load_compressai_teacher
+
+            try:
+                obj = torch.load(m.teacher_weights, map_location="cpu", weights_only=True)
+            except Exception as e:
+                raise CheckpointError(f"cannot read the teacher weights '{m.teacher_weights}': {e}") from e
+            state = obj.get("state_dict", obj) if isinstance(obj, dict) else obj
+            if isinstance(state, dict) and detect_compressai(state):  # a CompressAI bmshj2018-factorized file
+                return load_compressai_teacher(state).eval().requires_grad_(False)
         teacher = create_codec(m.teacher)
         if not isinstance(teacher, BLS2017):
             raise ConfigError(f"the teacher '{m.teacher}' is not a bls2017 model")
@@ -274,9 +284,9 @@ class ILCTask(_CodecTask):
         if m.memory_efficient:
             model.iem.memory_efficient = True
         self._teacher = self.build_teacher()
-        if model.latent_channels != self._teacher.N:
+        if model.latent_channels != self._teacher.latent_channels:
             raise ConfigError(
-                f"the teacher '{m.teacher}' has {self._teacher.N} latent channels; '{m.name}' codes "
+                f"the teacher '{m.teacher}' has {self._teacher.latent_channels} latent channels; '{m.name}' codes "
                 f"{model.latent_channels}"
             )
         if m.init_entropy_from_teacher:
