@@ -35,13 +35,17 @@ __all__ = [
     "card_text",
     "file_sha256",
     "load_manifest",
+    "load_run_task",
+    "locate_weights",
     "manifest_path",
     "package_weights_dir",
     "resolve_weights",
+    "run_config",
     "search_path",
     "update_manifest_entry",
     "verify_file",
     "weights_entry",
+    "weights_file",
 ]
 
 #: Environment variable naming a folder whose files override the shipped ones (same file names).
@@ -227,6 +231,43 @@ def resolve_weights(name: str, weights: str | Path | None = None) -> Path:
         return p
     _, path = locate_weights(name)
     return verify_file(name, path)
+
+
+# -- training run folders ----------------------------------------------------------------------------------------
+def run_config(weights: str | Path) -> Path | None:
+    """The ``config.yaml`` of the training run ``weights`` comes from (a run folder, a checkpoint folder such as
+    ``run/best``, or a file inside one), if any."""
+    p = Path(weights)
+    folder = p if p.is_dir() else p.parent
+    for cand in (folder / "config.yaml", folder.parent / "config.yaml"):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def weights_file(weights: str | Path) -> Path:
+    """The weights file of ``weights``: the file itself, or in a folder its ``model.safetensors``, else
+    ``best/model.safetensors``, else ``last/model.safetensors``.
+
+    Raises:
+        CheckpointError: nothing there.
+    """
+    p = Path(weights)
+    if p.is_file():
+        return p
+    if p.is_dir():
+        for cand in (p / "model.safetensors", p / "best" / "model.safetensors", p / "last" / "model.safetensors"):
+            if cand.is_file():
+                return cand
+        raise CheckpointError(f"'{p}' holds no model.safetensors (nor best/ or last/ checkpoints)")
+    raise CheckpointError(f"weights '{p}' not found")
+
+
+def load_run_task(config: str | Path) -> Any:
+    """The training task (model builder) of a run's ``config.yaml``: its ``family`` picks the task class."""
+    from invrestore.cli.train import load_task
+
+    return load_task(config)
 
 
 # -- model cards ---------------------------------------------------------------------------------------------------
