@@ -361,8 +361,9 @@ class ImageCodec:
     def __init__(self, model: nn.Module, name: str | None = None) -> None:
         self.model: Any = model.eval()
         self.name = name or str(getattr(model, "name", "codec"))
-        ebs = list(self.model.entropy_bottlenecks()) if hasattr(self.model, "entropy_bottlenecks") else []
-        if not all(eb.has_tables for eb in ebs):
+        listing: Any = getattr(model, "entropy_bottlenecks", None)
+        ebs: list[Any] = list(listing()) if callable(listing) else []
+        if not all(bool(getattr(eb, "has_tables", False)) for eb in ebs):
             raise CheckpointError(
                 f"the weights of '{self.name}' have no coding tables: call model.eval().update() after training "
                 "and save the weights again"
