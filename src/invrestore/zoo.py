@@ -28,6 +28,7 @@ from invrestore.errors import CheckpointError, ConfigError
 
 __all__ = [
     "ENV_WEIGHTS",
+    "FAMILY_TASKS",
     "WeightsEntry",
     "cache_dir",
     "card_commands",
@@ -305,7 +306,14 @@ def card_commands(text: str) -> list[str]:
 
 
 #: What weights of a family do when neither the caller nor the registry says.
-_FAMILY_TASKS = {"irn": "rescale", "ilc": "compress", "pix2pix": "restore", "selfvae": "generate"}
+FAMILY_TASKS = {
+    "irn": "rescale",
+    "ilc": "compress",
+    "irae": "restore",
+    "baselines": "restore",
+    "pix2pix": "restore",
+    "selfvae": "generate",
+}
 
 
 # -- adopting new weights ----------------------------------------------------------------------------------------
@@ -383,7 +391,7 @@ def update_manifest_entry(
         raise ConfigError(f"model card '{card}' is not in {folder}")
     model = MODELS[name]
     if task is None:
-        task = model.task or (old.task if old is not None else _FAMILY_TASKS.get(model.family, model.family))
+        task = model.task or (old.task if old is not None else FAMILY_TASKS.get(model.family, model.family))
     entries[name] = WeightsEntry(
         name=name,
         tag=tag,

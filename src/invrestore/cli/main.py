@@ -44,11 +44,13 @@ def _register() -> None:
     from invrestore.cli.demo import demo
     from invrestore.cli.eval import eval_cmd
     from invrestore.cli.fid import fid
+    from invrestore.cli.models import models
     from invrestore.cli.probe import probe
     from invrestore.cli.rescale import colorize, decolorize, downscale, upscale
     from invrestore.cli.restore import restore
     from invrestore.cli.train import train
     from invrestore.cli.vae import eval_bpd, sample
+    from invrestore.cli.weights import weights
 
     cli.add_command(data)
     cli.add_command(eval_cmd)
@@ -64,6 +66,8 @@ def _register() -> None:
     cli.add_command(eval_bpd)
     cli.add_command(sample)
     cli.add_command(restore)
+    cli.add_command(models)
+    cli.add_command(weights)
     for cmd in (pack, unpack, bench, fid):
         cli.add_command(cmd)
 
