@@ -48,3 +48,7 @@ class ImageShapeError(InvRestoreError, ValueError):
 
 class InvalidBitstream(InvRestoreError):
     """A compressed file or payload is malformed, truncated, corrupt, or was written by another model or format."""
+
+
+class ImageTooLargeError(ImageReadError):
+    """An image (or the size its header claims) is above the pixel limit (``$INVRESTORE_MAX_PIXELS``)."""

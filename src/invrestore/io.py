@@ -11,35 +11,54 @@ Conventions (used by the whole library):
   kept as stored, which is what OpenCV's ``IMREAD_COLOR`` and the research codebases do); ``alpha="composite"``
   blends onto a white background instead, ``alpha="error"`` refuses such files.
 - Palette images are expanded to RGB; EXIF orientation is applied (``exif_transpose``).
+- CMYK and YCbCr are converted to RGB, 1-bit to 8-bit gray; 32-bit integer and floating-point images are refused.
+- A **pixel limit** (default :data:`DEFAULT_MAX_PIXELS`) guards every read: a larger image (or a file whose header
+  claims one) is refused from its header, before any pixel memory is allocated, with a message naming
+  ``$INVRESTORE_MAX_PIXELS``; :func:`set_max_pixels` changes it for the process. It replaces Pillow's own
+  decompression-bomb check.
 - Writing quantises with explicit round-half-up: ``floor(255 * clamp(x, 0, 1) + 0.5)``, and writes atomically
-  (temporary file in the same folder, then ``os.replace``), so a failed write never leaves a half-written file.
+  (temporary file ``.<name>.tmp-<pid>`` in the same folder, then ``os.replace``), so a failed or interrupted write
+  never leaves a half-written file; the temporary file is removed on any exception (``KeyboardInterrupt``
+  included). Only ``kill -9`` can leave one behind: :func:`clean_stale_tmps` (run by every writer once per folder)
+  removes those whose process is gone.
+- Any ``OSError`` while writing (missing folder, not a folder, permission, disk full) becomes
+  :class:`~invrestore.errors.ImageWriteError` with one line naming the path.
 """
 
 from __future__ import annotations
 
+import errno
 import io as _io
 import os
-import tempfile
+import re
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from struct import error as struct_error
 from typing import IO, Literal
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from invrestore.errors import ImageReadError, ImageWriteError
+from invrestore.errors import ConfigError, ImageReadError, ImageTooLargeError, ImageWriteError
 
 __all__ = [
+    "DEFAULT_MAX_PIXELS",
     "IMAGE_EXTENSIONS",
+    "MAX_PIXELS_ENV",
     "atomic_write",
+    "clean_stale_tmps",
+    "get_max_pixels",
     "image_size",
     "list_images",
+    "probe_image",
     "read_image",
     "read_image_uint",
     "read_png_text",
+    "set_max_pixels",
     "to_uint8",
     "write_image",
 ]
@@ -57,30 +76,164 @@ def default_file_mode(directory: bool = False) -> int:
     return (0o777 if directory else 0o666) & ~umask
 
 
-@contextmanager
-def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO[bytes]]:
-    """Open a temporary file beside ``path`` and move it into place only if the block succeeds.
+DEFAULT_MAX_PIXELS = 256_000_000
+"""Default pixel limit of every image read (256 MP: 16000×16000). Reading converts to float, ~24 bytes per RGB
+pixel at the peak, so this is ~6 GB; raise it with ``$INVRESTORE_MAX_PIXELS`` or :func:`set_max_pixels`."""
+MAX_PIXELS_ENV = "INVRESTORE_MAX_PIXELS"
+_max_pixels_override: int | None = None
+
+
+def set_max_pixels(n: int | None) -> None:
+    """Set the pixel limit of every image read in this process (``None``: back to ``$INVRESTORE_MAX_PIXELS`` or
+    the default).
 
     Raises:
-        ImageWriteError: the folder does not exist or is not writable.
+        ConfigError: ``n`` is not a positive integer.
+    """
+    global _max_pixels_override
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ConfigError(f"the pixel limit must be a positive integer, not {n!r}")
+    _max_pixels_override = n
+    _sync_pillow_limit()
+
+
+def get_max_pixels() -> int:
+    """The pixel limit in force: :func:`set_max_pixels`, else ``$INVRESTORE_MAX_PIXELS``, else the default.
+
+    Raises:
+        ConfigError: ``$INVRESTORE_MAX_PIXELS`` is set but not a positive integer.
+    """
+    if _max_pixels_override is not None:
+        return _max_pixels_override
+    env = os.environ.get(MAX_PIXELS_ENV, "").strip().replace("_", "")
+    if not env:
+        return DEFAULT_MAX_PIXELS
+    try:
+        n = int(env)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ConfigError(f"${MAX_PIXELS_ENV} must be a positive integer (a pixel count), not {env!r}")
+    return n
+
+
+def _sync_pillow_limit() -> None:
+    # Pillow refuses > 2 × MAX_IMAGE_PIXELS inside Image.open, before we see the header: keep its bomb check at our
+    # limit (its warning between 1× and 2× is turned into our error by _check_pixels).
+    try:
+        limit = get_max_pixels()
+    except ConfigError:
+        limit = DEFAULT_MAX_PIXELS
+    Image.MAX_IMAGE_PIXELS = limit
+
+
+def _too_large(path: str | Path, w: int, h: int, limit: int) -> ImageTooLargeError:
+    return ImageTooLargeError(
+        path,
+        f"it is {w}×{h} = {w * h / 1e6:.1f} MP, above the pixel limit of {limit / 1e6:g} MP; "
+        f"raise it with {MAX_PIXELS_ENV}={w * h} if the image is genuine",
+    )
+
+
+def _check_pixels(path: str | Path, w: int, h: int) -> None:
+    limit = get_max_pixels()
+    if w * h > limit:
+        raise _too_large(path, w, h, limit)
+
+
+_sync_pillow_limit()
+
+
+_TMP_RE = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<pid>\d+)$")
+_cleaned: set[str] = set()
+_cleaned_lock = threading.Lock()
+
+
+def _tmp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists but not ours (or unknown): leave it
+    return True
+
+
+def clean_stale_tmps(folder: str | Path) -> list[Path]:
+    """Remove the temporary files ``.<name>.tmp-<pid>`` left in ``folder`` by writers that were killed (their
+    process no longer exists). Returns the removed paths. Files of running processes are kept."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _TMP_RE.match(entry.name)
+        if m is None or not entry.is_file(follow_symlinks=False) or _pid_alive(int(m.group("pid"))):
+            continue
+        with suppress(OSError):
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+    return removed
+
+
+def _write_error(path: Path, e: OSError) -> ImageWriteError:
+    reason = e.strerror or str(e) or type(e).__name__
+    hint = {
+        errno.ENOSPC: " (the disk is full: free space or write elsewhere)",
+        errno.EACCES: " (no write permission: choose another output folder)",
+        errno.EPERM: " (no write permission: choose another output folder)",
+        errno.EROFS: " (read-only file system: choose another output folder)",
+        errno.ENOTDIR: " (a part of the path is a file, not a folder)",
+        errno.EISDIR: " (a folder of that name exists)",
+    }.get(e.errno or 0, "")
+    return ImageWriteError(f"cannot write '{path}': {reason}{hint}")
+
+
+@contextmanager
+def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO[bytes]]:
+    """Open a temporary file ``.<name>.tmp-<pid>`` beside ``path`` and move it into place only if the block
+    succeeds; on any exception (``KeyboardInterrupt`` included) the temporary file is removed.
+
+    Raises:
+        ImageWriteError: the folder does not exist, is not a folder or is not writable, or writing failed (disk
+            full, ...).
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise ImageWriteError(f"cannot write '{path}': folder '{folder}' does not exist")
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise ImageWriteError(f"cannot write '{path}': folder '{folder}' {what}")
+    if path.is_dir():
+        raise ImageWriteError(f"cannot write '{path}': a folder of that name exists")
+    key = str(folder.resolve())
+    with _cleaned_lock:
+        first = key not in _cleaned
+        _cleaned.add(key)
+    if first:
+        clean_stale_tmps(folder)
+    tmp = _tmp_name(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), default_file_mode())
     except OSError as e:
-        raise ImageWriteError(f"cannot write '{path}': {e.strerror}") from e
+        raise _write_error(path, e) from e
     try:
-        os.chmod(tmp, default_file_mode())  # mkstemp creates 0600; give the file the usual permissions
-        with os.fdopen(fd, mode) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        try:
+            with os.fdopen(fd, mode) as fh:
+                yield fh
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as e:
+            raise _write_error(path, e) from e
     except BaseException:
-        with suppress(FileNotFoundError):
+        with suppress(OSError):
             os.unlink(tmp)
         raise
 
@@ -122,6 +275,74 @@ def _png_bit_depth(path: Path) -> int | None:
     return head[24]
 
 
+_UNSUPPORTED_MODES = {
+    "I": "32-bit integer images are not supported (save it as 8- or 16-bit)",
+    "F": "floating-point images are not supported (save it as 8- or 16-bit)",
+}
+
+
+@contextmanager
+def _open(path: Path) -> Iterator[Image.Image]:
+    """Open ``path`` with Pillow (header only), mapping every failure to :class:`ImageReadError` and refusing
+    images above the pixel limit before any pixel data is decoded."""
+    if not path.exists():
+        raise ImageReadError(path, "no such file")
+    if path.is_dir():
+        raise ImageReadError(path, "it is a folder, not an image file")
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise ImageReadError(path, e.strerror or str(e)) from e
+    if size == 0:
+        raise ImageReadError(path, "the file is empty")
+    limit = get_max_pixels()
+    Image.MAX_IMAGE_PIXELS = limit
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                _check_pixels(path, *img.size)
+                yield img
+    except ImageReadError:
+        raise
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
+        w, h = _claimed_size(path)
+        raise _too_large(path, w, h, limit) if w * h > 0 else ImageTooLargeError(path, str(e)) from e
+    except UnidentifiedImageError as e:
+        raise ImageReadError(path, "not a recognised image format (corrupt, or not an image)") from e
+    except PermissionError as e:
+        raise ImageReadError(path, "permission denied") from e
+    except (OSError, SyntaxError, ValueError, EOFError, struct_error, IndexError, TypeError, KeyError) as e:
+        raise ImageReadError(path, _read_reason(e)) from e
+    except MemoryError as e:
+        raise ImageReadError(path, "not enough memory to decode it (corrupt header, or too large)") from e
+
+
+def _read_reason(e: BaseException) -> str:
+    msg = str(e) or type(e).__name__
+    low = msg.lower()
+    if "truncated" in low or isinstance(e, EOFError) or "unexpected end" in low:
+        return "the file is truncated"
+    if "broken data stream" in low or "crc" in low or "decoder error" in low or "corrupt" in low:
+        return f"the file is corrupt ({msg})"
+    return f"the file is corrupt or unsupported ({msg})"
+
+
+def _claimed_size(path: Path) -> tuple[int, int]:
+    """Width and height a PNG/JPEG header claims (0, 0 if unknown), without Pillow's limits."""
+    saved = Image.MAX_IMAGE_PIXELS
+    try:
+        Image.MAX_IMAGE_PIXELS = None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as img:
+                return img.size
+    except Exception:
+        return 0, 0
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
 def read_image_uint(
     path: str | Path,
     mode: ModeArg = "keep",
@@ -137,66 +358,72 @@ def read_image_uint(
         alpha: policy for an alpha channel (see the module docstring).
 
     Raises:
-        ImageReadError: the file is missing, empty, truncated, corrupt, or not an image.
+        ImageReadError: the file is missing, empty, truncated, corrupt, not an image, or of an unsupported mode.
+        ImageTooLargeError: the image is above the pixel limit (see :func:`get_max_pixels`).
     """
     path = Path(path)
-    if not path.exists():
-        raise ImageReadError(path, "no such file")
-    if path.is_dir():
-        raise ImageReadError(path, "it is a folder, not an image file")
-    if path.stat().st_size == 0:
-        raise ImageReadError(path, "the file is empty")
+    if mode not in ("keep", "rgb", "gray"):
+        raise ValueError(f"mode must be 'keep', 'rgb' or 'gray', not {mode!r}")
     try:
         bit_depth = _png_bit_depth(path)
-    except OSError as e:
-        raise ImageReadError(path, e.strerror or str(e)) from e
+    except OSError:
+        bit_depth = None  # _open reports the problem
     arr: np.ndarray
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as opened:
-                img: Image.Image = ImageOps.exif_transpose(opened)
-                img.load()
-                has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
-                if has_alpha and alpha == "error":
-                    raise ImageReadError(path, "it has an alpha channel (pass alpha='drop' or 'composite')")
-                if bit_depth == 16 and img.mode not in ("I;16", "I;16B", "I", "L", "LA"):
-                    # Pillow would give 8 bits: decode with OpenCV instead.
-                    arr = _read_16bit_with_cv2(path)
-                elif img.mode in ("I;16", "I;16B", "I;16L") or (img.mode == "I" and bit_depth == 16):
-                    arr = np.asarray(img, dtype=np.uint16) if img.mode != "I" else np.asarray(img).astype(np.uint16)
-                elif img.mode == "I":
-                    raise ImageReadError(path, "32-bit integer images are not supported")
-                elif img.mode == "F":
-                    raise ImageReadError(path, "floating-point images are not supported")
-                else:
-                    if img.mode == "P":
-                        img = img.convert("RGBA" if has_alpha else "RGB")
-                    elif img.mode in ("1",):
-                        img = img.convert("L")
-                    elif img.mode == "LA":
-                        pass
-                    elif img.mode == "CMYK" or img.mode == "YCbCr":
-                        img = img.convert("RGB")
-                    elif img.mode not in ("L", "RGB", "RGBA"):
-                        img = img.convert("RGBA" if has_alpha else "RGB")
-                    arr = np.asarray(img)
-    except ImageReadError:
-        raise
-    except Image.DecompressionBombWarning as e:
-        raise ImageReadError(path, f"image too large ({e})") from e
-    except Image.DecompressionBombError as e:
-        raise ImageReadError(path, f"image too large ({e})") from e
-    except UnidentifiedImageError as e:
-        raise ImageReadError(path, "not a recognised image format (corrupt or not an image)") from e
-    except (OSError, SyntaxError, ValueError) as e:
-        msg = str(e) or type(e).__name__
-        if "truncated" in msg.lower():
-            msg = "the file is truncated"
-        raise ImageReadError(path, msg) from e
-
+    with _open(path) as opened:
+        if opened.mode in _UNSUPPORTED_MODES and not (opened.mode == "I" and bit_depth == 16):
+            raise ImageReadError(path, _UNSUPPORTED_MODES[opened.mode])
+        img: Image.Image = ImageOps.exif_transpose(opened)
+        img.load()
+        has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
+        if has_alpha and alpha == "error":
+            raise ImageReadError(path, "it has an alpha channel (pass alpha='drop' or 'composite')")
+        if bit_depth == 16 and img.mode not in ("I;16", "I;16B", "I", "L", "LA"):
+            # Pillow would give 8 bits: decode with OpenCV instead.
+            arr = _read_16bit_with_cv2(path)
+        elif img.mode in ("I;16", "I;16B", "I;16L") or (img.mode == "I" and bit_depth == 16):
+            arr = np.asarray(img, dtype=np.uint16) if img.mode != "I" else np.asarray(img).astype(np.uint16)
+        elif img.mode in _UNSUPPORTED_MODES:
+            raise ImageReadError(path, _UNSUPPORTED_MODES[img.mode])
+        else:
+            if img.mode == "P":
+                img = img.convert("RGBA" if has_alpha else "RGB")
+            elif img.mode == "1":
+                img = img.convert("L")
+            elif img.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+                img = img.convert("RGB")
+            elif img.mode not in ("L", "LA", "RGB", "RGBA"):
+                img = img.convert("RGBA" if has_alpha else "RGB")
+            arr = np.asarray(img)
     arr = _apply_alpha(arr, alpha)
     return _apply_mode(arr, mode)
+
+
+def probe_image(path: str | Path) -> tuple[int, int, str]:
+    """Validate an image file cheaply and return ``(W, H, mode)`` (Pillow's mode name, e.g. ``"RGB"``).
+
+    Checks that the file exists, is a supported image below the pixel limit and of a supported mode, and that its
+    data decodes: PNG chunks and checksums are verified without decompressing, a JPEG is decoded at 1/8 scale,
+    other formats below 4 MP are fully decoded (larger ones are checked from their header only).
+
+    Raises:
+        ImageReadError: as :func:`read_image_uint`; ImageTooLargeError above the pixel limit.
+    """
+    path = Path(path)
+    with _open(path) as img:
+        w, h = img.size
+        mode = img.mode
+        fmt = img.format
+        if mode in _UNSUPPORTED_MODES and not (mode == "I" and _png_bit_depth(path) == 16):
+            raise ImageReadError(path, _UNSUPPORTED_MODES[mode])
+        if fmt == "JPEG":
+            img.draft(img.mode, (max(1, w // 8), max(1, h // 8)))
+            img.load()
+        elif fmt != "PNG" and w * h <= 4_000_000:
+            img.load()
+    if fmt == "PNG":
+        with _open(path) as img:
+            img.verify()
+    return w, h, mode
 
 
 def _apply_alpha(arr: np.ndarray, alpha: AlphaArg) -> np.ndarray:
@@ -362,20 +589,15 @@ def _encode_png16(arr: np.ndarray, buf: _io.BytesIO, text: dict[str, str] | None
 
 
 def image_size(path: str | Path) -> tuple[int, int]:
-    """``(H, W)`` of an image file from its header (EXIF orientation not applied)."""
-    try:
-        with Image.open(path) as img:
-            w, h = img.size
-    except (OSError, UnidentifiedImageError) as e:
-        raise ImageReadError(path, str(e) or "not a recognised image") from e
+    """``(H, W)`` of an image file from its header (EXIF orientation not applied); refuses files above the pixel
+    limit. Note the order: height first (:func:`probe_image` returns width first)."""
+    with _open(Path(path)) as img:
+        w, h = img.size
     return h, w
 
 
 def read_png_text(path: str | Path) -> dict[str, str]:
     """The text chunks of a PNG file (empty for other formats)."""
-    try:
-        with Image.open(path) as img:
-            info = getattr(img, "text", None)
-            return dict(info) if info else {}
-    except (OSError, UnidentifiedImageError) as e:
-        raise ImageReadError(path, str(e) or "not a recognised image") from e
+    with _open(Path(path)) as img:
+        info = getattr(img, "text", None)
+        return {str(k): str(v) for k, v in dict(info).items()} if info else {}
