@@ -7,24 +7,113 @@ Builds the task, model, Adam and data loader of ``invrestore train CONFIG`` and 
 - ``step (fixed batch)``: training steps/s on one batch kept on the device (forward, backward, optimiser);
 - with ``--profile``: the ops that take the most device (else CPU) time over a few steps.
 
+With ``--compare``, instead: whole ``invrestore train`` runs of the preset, today's loop (``eager``) against the
+fast path (``fast``: the ``--fast`` overrides) and against the loop with another seed (``seed+1``, the noise floor
+of a loss curve), interleaved ``--repeats`` times (eager, fast, eager, fast, ... on a shared machine), each for
+``--steps`` steps in a subprocess with ``OMP_NUM_THREADS`` threads. It prints each run's steps/s (from its
+``metrics.jsonl``, skipping the first log interval), the min/median ratio, and how far the fast loss curve is from
+the eager one compared with how far another seed's curve is (mean |Δ| of the logged losses over the run and over
+its last third). ``--json`` writes all of it.
+
 Usage::
 
     python benchmarks/train_step_speed.py configs/irn/gpu_crm_q90.yaml --set model.irn_weights=W [--cudnn-benchmark]
+    python benchmarks/train_step_speed.py configs/irn/cpu_x2.yaml --compare --steps 300 --repeats 2
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
+
+FAST_CPU = "train.fused_optim=true,train.device_resident=true,train.sync_every=10"
+
+
+def _run(config: str, sets: list[str], steps: int, threads: int, run_dir: Path) -> dict[str, object]:
+    cmd = [sys.executable, "-m", "invrestore", "train", config, "--run-dir", str(run_dir), "--no-resume"]
+    cmd += ["--no-progress", "--set", f"train.steps={steps}", "--set", "train.val_every=0"]
+    cmd += ["--set", f"train.ckpt_every={steps}", "--set", "train.log_every=10"]
+    for x in sets:
+        cmd += ["--set", x]
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    recs = [json.loads(ln) for ln in (run_dir / "metrics.jsonl").read_text().splitlines() if ln.strip()]
+    recs = [r for r in recs if r.get("kind") == "train"]
+    a, b = recs[0], recs[-1]
+    rate = (b["step"] - a["step"]) / max(b["time"] - a["time"], 1e-9)
+    return {"rate": rate, "wall": wall, "losses": [r["loss"] for r in recs if "loss" in r]}
+
+
+def _gap(a: list[float], b: list[float]) -> tuple[float, float]:
+    n = min(len(a), len(b))
+    d = [abs(x - y) for x, y in zip(a[:n], b[:n], strict=True)]
+    tail = d[2 * n // 3 :] or d
+    return sum(d) / n, sum(tail) / len(tail)
+
+
+def compare(args: argparse.Namespace) -> None:
+    import torch
+
+    from invrestore.train import cpu_name
+
+    fast = [x for x in args.fast.split(",") if x]
+    arms = {"eager": list(args.overrides), "fast": [*args.overrides, *fast]}
+    rates: dict[str, list[float]] = {k: [] for k in arms}
+    losses: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="speed-") as tmp:
+        for r in range(args.repeats):
+            for name, sets in arms.items():
+                res = _run(args.config, sets, args.steps, args.threads, Path(tmp) / f"{name}{r}")
+                rates[name].append(float(res["rate"]))  # type: ignore[arg-type]
+                losses.setdefault(name, res["losses"])  # type: ignore[arg-type]
+                print(f"  {name} #{r}: {res['rate']:.3f} steps/s ({res['wall']:.0f} s wall)", flush=True)
+        if not args.no_seed_arm:
+            seed = _run(args.config, [*args.overrides, "train.seed=11"], args.steps, args.threads, Path(tmp) / "s")
+            losses["seed+1"] = seed["losses"]  # type: ignore[assignment]
+    ratios = [f / e for e, f in zip(rates["eager"], rates["fast"], strict=True)]
+    out: dict[str, object] = {
+        "config": args.config,
+        "fast": fast,
+        "steps": args.steps,
+        "threads": args.threads,
+        "cpu": cpu_name(),
+        "torch": torch.__version__,
+        "rates": rates,
+        "ratio_min": min(ratios),
+        "ratio_median": statistics.median(ratios),
+        "fast_vs_eager": _gap(losses["eager"], losses["fast"]),
+    }
+    if "seed+1" in losses:
+        out["seed_vs_eager"] = _gap(losses["eager"], losses["seed+1"])
+    print(json.dumps({k: v for k, v in out.items() if k != "rates"}), flush=True)
+    print(f"{args.config}: eager {statistics.median(rates['eager']):.3f}, fast {statistics.median(rates['fast']):.3f}"
+          f" steps/s; fast/eager min {min(ratios):.3f}, median {statistics.median(ratios):.3f}")  # fmt: skip
+    if args.json:
+        Path(args.json).write_text(json.dumps({**out, "losses": losses}, indent=1))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("config")
+    ap.add_argument("--compare", action="store_true", help="Interleaved whole runs: today's loop vs the fast path.")
+    ap.add_argument("--fast", default=FAST_CPU, help="Comma-separated overrides of the fast arm (--compare).")
+    ap.add_argument("--repeats", type=int, default=2, help="Eager/fast pairs (--compare).")
+    ap.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS of each run (--compare).")
+    ap.add_argument("--no-seed-arm", action="store_true", help="Skip the other-seed run (--compare).")
+    ap.add_argument("--json", default=None, help="Write the comparison (with the loss curves) here.")
     ap.add_argument("--set", dest="overrides", action="append", default=[])
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=5)
@@ -33,6 +122,9 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--workers", type=int, default=None, help="Loader workers (default: the preset's).")
     args = ap.parse_args()
+    if args.compare:
+        compare(args)
+        return
 
     from invrestore.cli.train import load_task
     from invrestore.train.loop import StepBatchSampler

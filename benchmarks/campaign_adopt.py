@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Adopt a GPU campaign's weights into the package only if they beat the shipped ones on held-out sets.
+
+``python benchmarks/campaign_adopt.py RESULT_DIR`` reads ``RESULT_DIR/campaign.json`` (written by
+``benchmarks/gpu_campaign.py``) and, for each target that trained:
+
+1. joins its weight files (``.partN`` pieces into one state dict);
+2. scores the new and the shipped weights with the target's own validation (the paper protocol of its family, via
+   ``invrestore.evaluation``: IRN Y-PSNR of the rescaled image; IRN_color RGB PSNR; the CRM's HR PSNR after
+   IRN ↓, JPEG, CRM, IRN ↑) on the **held-out** sets ``--datasets`` (default Set14, BSD100, Kodak24). Set5 picked
+   the checkpoint on the GPU, so it is not used here;
+3. adopts the new weights only if their mean over the held-out sets is higher by at least ``--min-gain`` dB and no
+   set loses more than ``--max-loss`` dB; else it refuses and says why;
+4. on adoption: writes ``<name>.safetensors`` into ``--weights-dir``, appends the run to ``<name>.campaign.json``
+   (the cumulative history: steps, GPU-minutes, recipe, scores), regenerates the "GPU campaign" section of the model
+   card ``<name>.md``, updates the weights manifest through ``invrestore.zoo.update_manifest_entry`` when that
+   module exists, and prints the README row.
+
+``--dry-run`` decides and prints without writing. ``--limit N`` scores only the first N images of each set (a
+quick look; the adoption decision should use whole sets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from gpu_campaign import TARGETS  # noqa: E402
+
+HELD_OUT = ("Set14", "BSD100", "Kodak24")
+PACKAGE_WEIGHTS = REPO / "src" / "invrestore" / "weights"
+CARD_HEAD = "## GPU campaign"
+
+Scorer = Callable[[str, Path, str, int], float]
+
+
+def validation_score(name: str, weights: Path, dataset: str, limit: int) -> float:
+    """The target's validation metric (its task's ``best_metric``) of ``weights`` on ``dataset``, on the CPU."""
+    import torch
+
+    from invrestore.cli.train import load_task
+
+    config = str(REPO / str(TARGETS[name]["config"]))
+    sets = [f"model.init_weights={weights}", f"data.val_set={dataset}", f"data.val_limit={limit}"]
+    sets += [str(x).format(weights=REPO / "src" / "invrestore" / "weights") for x in TARGETS[name].get("extra", [])]
+    task = load_task(config, tuple(sets))
+    model = task.build_model().eval()
+    with torch.no_grad():
+        res = task.validate(model, torch.device("cpu"))
+    return float(res[task.best_metric])
+
+
+def join_weights(result_dir: Path, files: list[str], dst: Path) -> None:
+    from invrestore.train import load_weights, save_weights
+
+    sd: dict[str, Any] = {}
+    for f in files:
+        sd.update(load_weights(result_dir / f))
+    save_weights(sd, dst)
+
+
+def decide(new: dict[str, float], old: dict[str, float], min_gain: float, max_loss: float) -> tuple[bool, str]:
+    """Adopt iff the mean gain over the held-out sets is at least ``min_gain`` and no set loses over ``max_loss``."""
+    gains = {k: new[k] - old[k] for k in new}
+    mean = sum(gains.values()) / len(gains)
+    worst = min(gains, key=lambda k: gains[k])
+    text = ", ".join(f"{k} {old[k]:.2f} → {new[k]:.2f} ({gains[k]:+.2f})" for k in new)
+    if mean < min_gain:
+        return False, f"mean gain {mean:+.3f} dB < {min_gain:g} dB ({text})"
+    if gains[worst] < -max_loss:
+        return False, f"{worst} loses {-gains[worst]:.3f} dB > {max_loss:g} dB ({text})"
+    return True, f"mean gain {mean:+.3f} dB ({text})"
+
+
+def card_section(name: str, history: list[dict[str, Any]]) -> str:
+    steps = sum(int(h["steps"]) for h in history)
+    minutes = sum(float(h["gpu_seconds"]) for h in history) / 60
+    last = history[-1]
+    sets = list(last["held_out_new"])
+    lines = [
+        CARD_HEAD,
+        "",
+        f"Continued on a GPU by `benchmarks/gpu_campaign.py` ({len(history)} adopted window(s); written by "
+        "`benchmarks/campaign_adopt.py`).",
+        "",
+        f"- Cumulative campaign steps: {steps:,} ({minutes:.1f} GPU-minutes) on top of the training above.",
+        f"- Data: T91 + BSDS200, recipe `{last['config']}` (official loss, batch and crop; constant lr then a final "
+        "decay stage per window; bf16 autocast). Checkpoints picked on Set5; adopted on held-out "
+        f"{', '.join(sets)} only.",
+        f"- Last window: {last['date']}, {last['device']}, torch {last['torch']}, {last['steps']:,} steps, "
+        f"picked the `{last['picked']}` checkpoint (step {last['picked_step']}).",
+        "",
+        "| window | steps | GPU-min | " + " | ".join(f"{s} before → after" for s in sets) + " |",
+        "|---|---|---|" + "---|" * len(sets),
+    ]
+    for i, h in enumerate(history, 1):
+        cells = " | ".join(f"{h['held_out_old'][s]:.2f} → {h['held_out_new'][s]:.2f}" for s in sets)
+        lines.append(f"| {i} ({h['date']}) | {int(h['steps']):,} | {float(h['gpu_seconds']) / 60:.1f} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_card(card: Path, section: str) -> None:
+    text = card.read_text() if card.is_file() else ""
+    if CARD_HEAD in text:
+        head, _, rest = text.partition(CARD_HEAD)
+        nxt = rest.find("\n## ")
+        tail = rest[nxt + 1 :] if nxt >= 0 else ""
+        text = head + section + ("\n" + tail if tail else "")
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + section
+    card.write_text(text)
+
+
+def adopt(
+    result_dir: Path,
+    weights_dir: Path,
+    datasets: tuple[str, ...] = HELD_OUT,
+    limit: int = 0,
+    min_gain: float = 0.02,
+    max_loss: float = 0.05,
+    dry_run: bool = False,
+    score: Scorer = validation_score,
+) -> dict[str, bool]:
+    """Decide and (unless ``dry_run``) adopt each target of ``result_dir``; returns ``{target: adopted}``."""
+    summary = json.loads((result_dir / "campaign.json").read_text())
+    decisions: dict[str, bool] = {}
+    for rec in summary["results"]:
+        name = rec["target"]
+        if "error" in rec:
+            print(f"{name}: skipped (the campaign failed: {rec['error']})")
+            continue
+        shipped = weights_dir / f"{name}.safetensors"
+        with tempfile.TemporaryDirectory() as tmp:
+            cand = Path(tmp) / f"{name}.safetensors"
+            join_weights(result_dir, list(rec["files"]), cand)
+            new = {d: score(name, cand, d, limit) for d in datasets}
+            old = (
+                {d: score(name, shipped, d, limit) for d in datasets}
+                if shipped.is_file()
+                else dict.fromkeys(datasets, float("-inf"))
+            )
+            ok, why = decide(new, old, min_gain, max_loss)
+            decisions[name] = ok
+            print(f"{name}: {'ADOPT' if ok else 'REFUSE'}: {why}")
+            if not ok or dry_run:
+                continue
+            cand.replace(shipped)
+        hist_path = weights_dir / f"{name}.campaign.json"
+        history = json.loads(hist_path.read_text()) if hist_path.is_file() else []
+        history.append(
+            {
+                "date": datetime.date.today().isoformat(),
+                "device": summary.get("device", "?"),
+                "torch": summary.get("torch", "?"),
+                **{k: rec[k] for k in ("config", "steps", "gpu_seconds", "picked", "picked_step", "schedule")},
+                "held_out_old": old,
+                "held_out_new": new,
+                "limit": limit,
+            }
+        )
+        hist_path.write_text(json.dumps(history, indent=1) + "\n")
+        section = card_section(name, history)
+        write_card(weights_dir / f"{name}.md", section)
+        claims: dict[str, float | str] = {f"{d}_PSNR": round(v, 2) for d, v in new.items()}
+        if weights_dir.resolve() != PACKAGE_WEIGHTS.resolve():
+            print(f"{name}: {weights_dir} is not the package's weights folder: the manifest is left alone")
+        else:
+            try:
+                from invrestore import zoo  # the weights manifest (optional: older trees lack it)
+            except ImportError:
+                print(f"{name}: invrestore.zoo not found: update the weights manifest by hand")
+            else:
+                zoo.update_manifest_entry(
+                    name, shipped, tag=f"campaign-{len(history)}", claims=claims, card=f"{name}.md"
+                )
+        steps = sum(int(h["steps"]) for h in history)
+        row = " | ".join(f"{new[d]:.2f}" for d in datasets)
+        print(f"README row: | {name} | {row} | +{steps:,} GPU steps ({', '.join(datasets)}; campaign) |")
+    return decisions
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("result_dir", type=Path)
+    ap.add_argument("--weights-dir", type=Path, default=PACKAGE_WEIGHTS)
+    ap.add_argument("--datasets", default=",".join(HELD_OUT), help="Held-out sets (never the picking set Set5).")
+    ap.add_argument("--limit", type=int, default=0, help="Only the first N images of each set (0 = all).")
+    ap.add_argument("--min-gain", type=float, default=0.02, help="dB the held-out mean must gain.")
+    ap.add_argument("--max-loss", type=float, default=0.05, help="dB any one held-out set may lose.")
+    ap.add_argument("--dry-run", action="store_true")
+    args = ap.parse_args()
+    sets = tuple(s for s in args.datasets.split(",") if s)
+    if "Set5" in sets:
+        raise SystemExit("Set5 picked the checkpoints: it cannot also decide the adoption (use held-out sets)")
+    adopt(args.result_dir, args.weights_dir, sets, args.limit, args.min_gain, args.max_loss, args.dry_run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""The GPU campaign's CPU side: lossless data packing, weight export/join, and the adoption rule."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from invrestore.io import read_image_uint, write_image
+from invrestore.train import load_weights, save_weights
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCH))
+import campaign_adopt  # noqa: E402
+import gpu_campaign  # noqa: E402
+import pack_training_data  # noqa: E402
+
+
+def test_packing_round_trips_the_files_and_pixels_exactly(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    g = torch.Generator().manual_seed(0)
+    for s, n in (("T91", 3), ("BSDS200", 2)):
+        (root / "train" / s).mkdir(parents=True)
+        for i in range(n):
+            write_image(root / "train" / s / f"{s}_{i}.png", torch.rand(3, 9 + i, 7, generator=g))
+    info = pack_training_data.pack(root, tmp_path / "p.npz")
+    assert info["files"] == 5
+    with np.load(tmp_path / "p.npz") as z:
+        assert z["blob"].dtype == np.uint8 and len(z["offsets"]) == 6
+    paths = pack_training_data.unpack(tmp_path / "p.npz", tmp_path / "out", verify=True)
+    for p in paths:
+        orig = root / p.relative_to(tmp_path / "out")
+        assert p.read_bytes() == orig.read_bytes()
+        assert np.array_equal(read_image_uint(p), read_image_uint(orig))
+
+
+def test_a_corrupted_pack_fails_verification(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    for s in ("T91", "BSDS200"):
+        (root / "train" / s).mkdir(parents=True)
+        write_image(root / "train" / s / "a.png", torch.rand(3, 8, 8, generator=torch.Generator().manual_seed(1)))
+    pack_training_data.pack(root, tmp_path / "p.npz")
+    z = dict(np.load(tmp_path / "p.npz"))
+    z["pixel_sha256"] = np.array(["0" * 64, z["pixel_sha256"][1]])
+    np.savez(tmp_path / "bad.npz", **z)
+    with pytest.raises(SystemExit, match="differ"):
+        pack_training_data.unpack(tmp_path / "bad.npz", tmp_path / "out", verify=True)
+
+
+def _run_dir(tmp_path: Path, sd: dict[str, torch.Tensor]) -> Path:
+    run = tmp_path / "run"
+    (run / "last").mkdir(parents=True)
+    save_weights(sd, run / "last" / "model.safetensors")
+    (run / "last" / "meta.json").write_text(json.dumps({"step": 42}))
+    return run
+
+
+def test_large_weights_are_exported_in_parts_that_join_to_the_same_state_dict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sd = {f"w{i}": torch.randn(400, 400) for i in range(4)}  # 2.56 MB
+    monkeypatch.setattr(gpu_campaign, "SPLIT_BYTES", 2**20 + 500_000)  # parts of at most ~0.5 MB + one tensor
+    out = tmp_path / "out"
+    out.mkdir()
+    files, picked, step = gpu_campaign.export(_run_dir(tmp_path, sd), out, "irn-x4", half=False)
+    assert len(files) == 4 and picked == "last" and step == 42
+    assert all((out / f).stat().st_size <= gpu_campaign.SPLIT_BYTES for f in files)
+    campaign_adopt.join_weights(out, files, tmp_path / "joined.safetensors")
+    joined = load_weights(tmp_path / "joined.safetensors")
+    assert set(joined) == set(sd) and all(torch.equal(joined[k], sd[k]) for k in sd)
+
+
+def _fake_campaign(tmp_path: Path, value: float) -> tuple[Path, Path]:
+    """A result dir whose irn-x2 weights hold ``value``, and a weights dir whose shipped ones hold 1.0."""
+    wdir, res = tmp_path / "weights", tmp_path / "result"
+    wdir.mkdir(parents=True)
+    res.mkdir(parents=True)
+    save_weights({"w": torch.full((4,), 1.0)}, wdir / "irn-x2.safetensors")
+    (wdir / "irn-x2.md").write_text("# Model card: irn-x2\n\n## Training\n\nCPU.\n\n## Evaluation\n\nTable.\n")
+    save_weights({"w": torch.full((4,), value)}, res / "irn-x2.safetensors")
+    rec = {
+        "target": "irn-x2",
+        "files": ["irn-x2.safetensors"],
+        "config": "configs/irn/campaign_x2.yaml",
+        "steps": 1000,
+        "gpu_seconds": 120.0,
+        "picked": "best",
+        "picked_step": 900,
+        "schedule": {"milestones": [500, 750]},
+    }
+    failed = {"target": "irn-x4", "error": "RuntimeError: out of memory"}
+    (res / "campaign.json").write_text(json.dumps({"device": "GPU", "torch": "2.11", "results": [rec, failed]}))
+    return res, wdir
+
+
+def _score(name: str, weights: Path, dataset: str, limit: int) -> float:
+    """A fake held-out score: 30 dB + the weights' value (+ a per-set offset)."""
+    return 30.0 + float(load_weights(weights)["w"].mean()) + {"Set14": 0.0, "BSD100": 1.0, "Kodak24": 2.0}[dataset]
+
+
+def test_better_weights_are_adopted_with_history_and_card(tmp_path: Path) -> None:
+    res, wdir = _fake_campaign(tmp_path, 1.5)
+    assert campaign_adopt.adopt(res, wdir, score=_score) == {"irn-x2": True}
+    assert torch.equal(load_weights(wdir / "irn-x2.safetensors")["w"], torch.full((4,), 1.5))
+    history = json.loads((wdir / "irn-x2.campaign.json").read_text())
+    assert len(history) == 1 and history[0]["held_out_new"]["BSD100"] == pytest.approx(32.5)
+    card = (wdir / "irn-x2.md").read_text()
+    assert "## GPU campaign" in card and "1,000 (2.0 GPU-minutes)" in card and "31.00 → 31.50" in card
+    assert card.index("## Evaluation") < card.index("## GPU campaign")  # the rest of the card is kept
+    # a second window accumulates, and the section is replaced, not duplicated
+    res2, _ = _fake_campaign(tmp_path / "again", 2.0)
+    assert campaign_adopt.adopt(res2, wdir, score=_score) == {"irn-x2": True}
+    card = (wdir / "irn-x2.md").read_text()
+    assert card.count("## GPU campaign") == 1 and "2,000 (4.0 GPU-minutes)" in card
+
+
+@pytest.mark.parametrize("value", [0.9, 1.01])  # worse; better by less than --min-gain (0.02 dB)
+def test_worse_or_barely_better_weights_are_refused_and_nothing_changes(tmp_path: Path, value: float) -> None:
+    res, wdir = _fake_campaign(tmp_path, value)
+    before = (wdir / "irn-x2.safetensors").read_bytes()
+    assert campaign_adopt.adopt(res, wdir, score=_score) == {"irn-x2": False}
+    assert (wdir / "irn-x2.safetensors").read_bytes() == before
+    assert not (wdir / "irn-x2.campaign.json").exists() and "GPU campaign" not in (wdir / "irn-x2.md").read_text()
+
+
+def test_one_held_out_set_losing_too_much_refuses() -> None:
+    ok, why = campaign_adopt.decide({"a": 31.0, "b": 29.9}, {"a": 30.0, "b": 30.0}, 0.02, 0.05)
+    assert not ok and "b loses 0.100 dB" in why
+    assert campaign_adopt.decide({"a": 30.5, "b": 30.0}, {"a": 30.0, "b": 30.0}, 0.02, 0.05)[0]
