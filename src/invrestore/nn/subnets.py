@@ -10,6 +10,7 @@ is (close to) the identity. Use :func:`subnet_factory` to get a factory by name 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -83,6 +84,65 @@ class DenseBlock(nn.Module):
         x3 = self.lrelu(self.conv3(torch.cat((x, x1, x2), 1)))
         x4 = self.lrelu(self.conv4(torch.cat((x, x1, x2, x3), 1)))
         return self.conv5(torch.cat((x, x1, x2, x3, x4), 1))
+
+    # -- fused inference path (opt-in; ``forward`` above is the reference) ---------------------------------------
+    def fused_weights(self) -> tuple[list[Tensor], Tensor | None]:
+        """The weights of :meth:`forward_fused`, re-sliced from ``conv1..conv5`` (not cached, differentiable).
+
+        ``conv_k(cat(x, x_1, …, x_{k−1})) = Σ_j conv_k|_j(x_j)`` where ``conv_k|_j`` is ``conv_k``'s weight
+        restricted to the input channels of ``x_j``. Entry ``j`` (``j = 0`` for ``x``) stacks, along the output
+        channels, ``conv_k|_j`` for every ``k > j`` (``k = 1..5``), so one convolution of ``x_j`` produces its
+        contributions to all later convolutions. The bias is the stacked biases of ``conv1..conv5`` (added once,
+        with the ``j = 0`` convolution), or None without biases.
+        """
+        convs = (self.conv1, self.conv2, self.conv3, self.conv4, self.conv5)
+        cin, gc = self.conv1.in_channels, self.conv1.out_channels
+        bounds = [(0, cin)] + [(cin + gc * j, cin + gc * (j + 1)) for j in range(4)]
+        weights = [torch.cat([convs[k].weight[:, a:b] for k in range(j, 5)], 0) for j, (a, b) in enumerate(bounds)]
+        biases = [c.bias for c in convs]
+        bias = None if any(b is None for b in biases) else torch.cat([b for b in biases if b is not None])
+        return weights, bias
+
+    def forward_fused(self, x: Tensor) -> Tensor:
+        """The same function as :meth:`forward` without concatenations: 5 convolutions with stacked outputs.
+
+        Each dense feature ``x_j`` is convolved once with the stacked weights of :meth:`fused_weights`; its
+        contributions are added to the pre-activations of all later convolutions. The
+        FLOPs are those of :meth:`forward`; the result differs by float32 summation order only (≈1e-6 relative).
+        Outside ``torch.compile`` the stacked weights are cached and rebuilt when any parameter changes (in place
+        or replaced, on another device or dtype); under ``torch.compile`` they are rebuilt in the graph (freezing
+        folds them into constants). Meant for inference; gradients flow but are not tested for training.
+        """
+        if torch.compiler.is_compiling():
+            weights, bias = self.fused_weights()
+        else:
+            weights, bias = self._cached_fused_weights(x)
+        sizes = [c.out_channels for c in (self.conv1, self.conv2, self.conv3, self.conv4, self.conv5)]
+        pre = list(F.conv2d(x, weights[0], bias, padding=1).split(sizes, 1))  # pre-activations of conv1..conv5
+        for j in range(1, 5):
+            feat = F.leaky_relu(pre[j - 1], 0.2)
+            contrib = F.conv2d(feat, weights[j], None, padding=1).split(sizes[j:], 1)
+            for k, c in enumerate(contrib, start=j):
+                pre[k] = pre[k] + c
+        return pre[4]
+
+    def _cached_fused_weights(self, x: Tensor) -> tuple[list[Tensor], Tensor | None]:
+        params = [p for c in (self.conv1, self.conv2, self.conv3, self.conv4, self.conv5) for p in c.parameters()]
+        key = (
+            tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in params),
+            x.is_contiguous(memory_format=torch.channels_last),
+            torch.is_grad_enabled(),
+        )
+        cache = self.__dict__.get("_fused_cache")
+        if cache is not None and cache[0] == key:
+            return cache[1]
+        with torch.no_grad() if not torch.is_grad_enabled() else contextlib.nullcontext():
+            weights, bias = self.fused_weights()
+            if key[1]:
+                weights = [w.contiguous(memory_format=torch.channels_last) for w in weights]
+        if not torch.is_grad_enabled():  # never keep a graph alive in the cache
+            self.__dict__["_fused_cache"] = (key, (weights, bias))
+        return weights, bias
 
 
 class ZeroConv2d(nn.Module):

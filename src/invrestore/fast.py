@@ -1,0 +1,308 @@
+"""Fast inference paths: channels-last, ``torch.compile`` (inductor), a fused DenseBlock and mixed precision.
+
+Every path computes the same function as the eager float32 forward; the float32 paths agree with it within
+1e-4 (summation order and fused kernels differ only). See ``docs/speed.md`` for the measured speed-ups and what
+each switch does. Typical use::
+
+    from invrestore.fast import FastOptions, irn_functions
+
+    opts = FastOptions.preset("fast", torch.device("cpu"))
+    forward, inverse = irn_functions(net, opts, torch.device("cpu"))
+    out = forward(x)            # cat(y, z), shape (B, 3·s², H/s, W/s)
+    x_rec = inverse(out)        # (B, 3, H, W)
+
+:func:`optimize` wraps any pure ``tensor -> tensor`` inference function (e.g. ``lambda t: model(t)``).
+
+Compilation: a compiled function specialises on the input shape (``dynamic=False``). The first call with a new
+shape compiles (tens of seconds on a CPU), later calls with that shape reuse it; tiled inference feeds fixed tile
+shapes, so recompilation is rare. Compiled artefacts are cached on disk (:func:`compile_cache_dir`), so a second
+process with the same model and shapes skips most of the work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, get_args
+
+import torch
+from torch import Tensor, nn
+
+from invrestore.errors import ConfigError
+from invrestore.nn.coupling import InvBlock
+from invrestore.nn.subnets import DenseBlock
+
+if TYPE_CHECKING:
+    from invrestore.models.irn.model import IRN
+
+__all__ = ["DType", "FastOptions", "compile_cache_dir", "irn_functions", "optimize"]
+
+DType = Literal["float32", "bfloat16", "float16"]
+_DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+_PRESETS = ("exact", "fast")
+
+
+@dataclass(frozen=True)
+class FastOptions:
+    """Switches of the fast inference path; the defaults are the exact eager float32 path.
+
+    Attributes:
+        compile: ``torch.compile`` with the inductor backend (on CPU with weight freezing, which folds the weights
+            into the compiled graph, so the compiled function snapshots them). Artefacts are cached on disk.
+        channels_last: feed NHWC (channels-last) tensors, the layout oneDNN's and cuDNN's convolutions prefer.
+        dtype: ``"float32"`` (exact) or the autocast dtype ``"bfloat16"`` / ``"float16"`` for convolutions. For
+            IRN (:func:`irn_functions`) only the subnets run in low precision; the Haar transform and the coupling
+            arithmetic (``exp``, the sums that make the block invertible) stay float32.
+        cuda_graphs: on CUDA, compile with ``mode="reduce-overhead"`` (CUDA graphs replay a fixed-shape call
+            without launch overhead). Needs ``compile=True``; ignored on CPU.
+        fused: IRN's DenseBlocks run :meth:`DenseBlock.forward_fused` (no concatenations, stacked convolutions).
+    """
+
+    compile: bool = False
+    channels_last: bool = False
+    dtype: DType = "float32"
+    cuda_graphs: bool = False
+    fused: bool = False
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "dtype":
+                if value not in _DTYPES:
+                    raise ConfigError(f"FastOptions.dtype must be one of {sorted(_DTYPES)}, got {value!r}")
+            elif not isinstance(value, bool):
+                raise ConfigError(f"FastOptions.{f.name} must be True or False, got {value!r}")
+        if self.cuda_graphs and not self.compile:
+            raise ConfigError("FastOptions.cuda_graphs needs compile=True (CUDA graphs come from torch.compile)")
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        """The autocast dtype as a ``torch.dtype``."""
+        return _DTYPES[self.dtype]
+
+    @property
+    def exact(self) -> bool:
+        """True for the eager float32 path (every switch off)."""
+        return self == FastOptions()
+
+    def describe(self) -> str:
+        """A short human-readable summary, e.g. ``"compile+channels_last"`` or ``"eager"``."""
+        parts = [name for name in ("compile", "channels_last", "fused", "cuda_graphs") if getattr(self, name)]
+        if self.dtype != "float32":
+            parts.append(self.dtype)
+        return "+".join(parts) or "eager"
+
+    @classmethod
+    def preset(cls, name: Literal["exact", "fast"], device: torch.device | str) -> FastOptions:
+        """``"exact"``: eager float32. ``"fast"``: the fastest measured path that stays within 1e-4 of eager.
+
+        On CPU ``"fast"`` is ``compile + channels_last`` (float32; see ``docs/speed.md``). On CUDA it is
+        ``compile + channels_last + cuda_graphs`` in float32 (not measured here: no GPU; half precision is left
+        to an explicit ``dtype`` because its PSNR change must be checked per model).
+        """
+        if name not in _PRESETS:
+            raise ConfigError(f"unknown speed preset {name!r}; expected one of {list(_PRESETS)}")
+        if name == "exact":
+            return cls()
+        if torch.device(device).type == "cuda":
+            return cls(compile=True, channels_last=True, cuda_graphs=True)
+        return cls(compile=True, channels_last=True)
+
+    @classmethod
+    def parse(cls, spec: str) -> FastOptions:
+        """Options from a comma-separated list, e.g. ``"compile,channels_last,bfloat16"`` (or a preset name
+        ``"exact"``; ``"fast"`` needs a device, use :meth:`preset`). Accepted words: ``compile``,
+        ``channels_last``, ``fused``, ``cuda_graphs``, ``float32``, ``bfloat16`` / ``bf16``, ``float16`` /
+        ``fp16``."""
+        aliases = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+        kwargs: dict[str, object] = {}
+        for raw in spec.split(","):
+            word = aliases.get(raw.strip(), raw.strip())
+            if not word or word == "exact" or word == "eager":
+                continue
+            if word in _DTYPES:
+                kwargs["dtype"] = word
+            elif word in ("compile", "channels_last", "fused", "cuda_graphs"):
+                kwargs[word] = True
+            else:
+                raise ConfigError(
+                    f"unknown speed option {raw.strip()!r} in {spec!r}; use compile, channels_last, fused, "
+                    "cuda_graphs, float32, bfloat16 or float16"
+                )
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+
+def compile_cache_dir() -> Path:
+    """Where inductor keeps compiled artefacts across runs: ``$INVRESTORE_COMPILE_CACHE`` or
+    ``~/.cache/invrestore/inductor``."""
+    env = os.environ.get("INVRESTORE_COMPILE_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "invrestore" / "inductor"
+
+
+def _configure_compile_cache() -> None:
+    # An explicit TORCHINDUCTOR_CACHE_DIR set by the user wins; otherwise point inductor's on-disk caches (FX graph
+    # cache, compiled C++/Triton kernels) at our directory so a second process reuses the first one's work.
+    if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
+        path = compile_cache_dir()
+        path.mkdir(parents=True, exist_ok=True)
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(path)
+    import torch._inductor.config as inductor_config
+
+    inductor_config.fx_graph_cache = True
+
+
+def _check_device(opts: FastOptions, device: torch.device) -> None:
+    if device.type not in ("cpu", "cuda") and (opts.compile or opts.dtype != "float32"):
+        raise ConfigError(f"compile and half precision run on cpu and cuda, not on {device.type}; use the exact path")
+
+
+def _compile(fn: Callable[[Tensor], Tensor], opts: FastOptions, device: torch.device) -> Callable[[Tensor], Tensor]:
+    _configure_compile_cache()
+    options: dict[str, object] = {}
+    mode: str | None = None
+    if device.type == "cpu":
+        options["freezing"] = True
+    elif device.type == "cuda" and opts.cuda_graphs:
+        mode = "reduce-overhead"
+    if mode is not None:  # torch.compile accepts either a mode or options, not both
+        compiled = torch.compile(fn, backend="inductor", mode=mode, dynamic=False, fullgraph=False)
+    else:
+        compiled = torch.compile(fn, backend="inductor", options=options, dynamic=False, fullgraph=False)
+    return compiled  # type: ignore[return-value]
+
+
+def _autocast(opts: FastOptions, device: torch.device) -> contextlib.AbstractContextManager[object]:
+    if opts.dtype == "float32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=opts.torch_dtype)
+
+
+def _wrap(
+    fn: Callable[[Tensor], Tensor], opts: FastOptions, device: torch.device, *, autocast: bool
+) -> Callable[[Tensor], Tensor]:
+    _check_device(opts, device)
+    inner = _compile(fn, opts, device) if opts.compile else fn
+    # Freezing and CUDA graphs want a graph-free call; compiled code is run under no_grad (inference_mode tensors
+    # fed to a compiled frozen graph are supported too, but no_grad keeps the outputs usable everywhere).
+    grad_ctx: Callable[[], contextlib.AbstractContextManager[object]] = (
+        torch.no_grad if opts.compile else torch.inference_mode
+    )
+
+    def run(x: Tensor) -> Tensor:
+        in_dtype = x.dtype
+        if opts.channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with grad_ctx(), (_autocast(opts, device) if autocast else contextlib.nullcontext()):
+            y = inner(x)
+            if opts.compile and opts.cuda_graphs and device.type == "cuda":
+                y = y.clone()  # CUDA-graph outputs are overwritten by the next replay
+        if y.is_floating_point() and y.dtype != in_dtype and in_dtype.is_floating_point:
+            y = y.to(in_dtype)
+        return y.contiguous()
+
+    run.__name__ = f"optimized_{getattr(fn, '__name__', 'fn')}"
+    return run
+
+
+def optimize(fn: Callable[[Tensor], Tensor], opts: FastOptions, *, device: torch.device) -> Callable[[Tensor], Tensor]:
+    """Wrap a pure ``tensor -> tensor`` inference function with the fast paths of ``opts``.
+
+    The wrapper runs ``fn`` under ``torch.inference_mode`` (``torch.no_grad`` when compiled), converts a 4-D
+    input to channels-last if asked (the output is returned contiguous, in the input's dtype), autocasts to
+    ``opts.dtype`` and compiles ``fn`` if asked. Weights are not converted: convert the model with
+    ``model.to(memory_format=torch.channels_last)`` for the full channels-last benefit, or use
+    :func:`irn_functions`. A compiled ``fn`` recompiles for each new input shape (fixed tile shapes avoid that).
+
+    Args:
+        fn: e.g. ``lambda t: model(t)`` or ``lambda t: net.inverse(t)[0]``.
+        opts: the switches.
+        device: the device the tensors live on (decides the compile mode and the autocast device).
+
+    Raises:
+        ConfigError: for an option the device cannot run.
+    """
+    return _wrap(fn, opts, torch.device(device), autocast=True)
+
+
+# -- IRN ---------------------------------------------------------------------------------------------------------
+def _subnet_runner(opts: FastOptions, device: torch.device) -> Callable[[nn.Module, Tensor], Tensor]:
+    low = opts.dtype != "float32"
+
+    def run(subnet: nn.Module, h: Tensor) -> Tensor:
+        with _autocast(opts, device) if low else contextlib.nullcontext():
+            out: Tensor = subnet.forward_fused(h) if opts.fused and isinstance(subnet, DenseBlock) else subnet(h)
+        return out.float() if low else out
+
+    return run
+
+
+@contextlib.contextmanager
+def _full_precision(device: torch.device, active: bool) -> Iterator[None]:
+    if active:
+        with torch.autocast(device_type=device.type, enabled=False):
+            yield
+    else:
+        yield
+
+
+def _irn_forward(net: IRN, x: Tensor, sub: Callable[[nn.Module, Tensor], Tensor], low: bool) -> Tensor:
+    # InvBlock.forward operation for operation, with the subnets run through ``sub`` (fused and/or autocast, then
+    # back to float32); every other operation (Haar, learnable downsampling) runs as is, in float32.
+    for op in net.operations:
+        if isinstance(op, InvBlock) and op.cond_channels == 0:
+            x1, x2 = x[:, : op.split_len1], x[:, op.split_len1 :]
+            y1 = x1 + sub(op.F, x2)
+            s = op.scale_fn(sub(op.H, y1), op.clamp)
+            y2 = x2 * torch.exp(s) + sub(op.G, y1)
+            x = torch.cat((y1, y2), 1)
+        else:
+            with _full_precision(x.device, low):
+                x = op(x)[0]
+    return x
+
+
+def _irn_inverse(net: IRN, y: Tensor, sub: Callable[[nn.Module, Tensor], Tensor], low: bool) -> Tensor:
+    for op in reversed(list(net.operations)):
+        if isinstance(op, InvBlock) and op.cond_channels == 0:
+            y1, y2 = y[:, : op.split_len1], y[:, op.split_len1 :]
+            s = op.scale_fn(sub(op.H, y1), op.clamp)
+            x2 = (y2 - sub(op.G, y1)) / torch.exp(s)
+            x1 = y1 - sub(op.F, x2)
+            y = torch.cat((x1, x2), 1)
+        else:
+            with _full_precision(y.device, low):
+                y = op.inverse(y)[0]
+    return y
+
+
+def irn_functions(
+    net: IRN, opts: FastOptions, device: torch.device | str
+) -> tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]:
+    """``(forward, inverse)`` of an IRN with the fast paths of ``opts``.
+
+    ``forward``: ``x (B, C, H, W) -> cat(y, z) (B, C·s², H/s, W/s)`` (unquantised, as ``net(x)[0]``);
+    ``inverse``: ``cat(y, z) -> x`` (as ``net.inverse(out)[0]``). Inputs are float32. In half precision only the
+    InvBlocks' subnets run in ``opts.dtype``; the Haar transform and the coupling arithmetic stay float32 so the
+    block stays invertible. The net is put in eval mode; with ``channels_last`` its parameters are converted to
+    channels-last in place (same values and state dict). With ``compile`` the weights are frozen into the compiled
+    graph: call again after changing them.
+
+    Raises:
+        ConfigError: for an option the device cannot run.
+    """
+    device = torch.device(device)
+    net.eval()
+    if opts.channels_last:
+        net.to(memory_format=torch.channels_last)
+    low = opts.dtype != "float32"
+    if not opts.fused and not low:
+        fwd: Callable[[Tensor], Tensor] = lambda t: net(t)[0]  # noqa: E731
+        inv: Callable[[Tensor], Tensor] = lambda t: net.inverse(t)[0]  # noqa: E731
+    else:
+        sub = _subnet_runner(opts, device)
+        fwd = lambda t: _irn_forward(net, t, sub, low)  # noqa: E731
+        inv = lambda t: _irn_inverse(net, t, sub, low)  # noqa: E731
+    return _wrap(fwd, opts, device, autocast=False), _wrap(inv, opts, device, autocast=False)
