@@ -112,32 +112,34 @@ def test_jpeg_pack_unpack_runs_the_recorded_crm_between_decoding_and_irn_inverse
     write_image(img, torch.rand(3, 18, 22, generator=torch.Generator().manual_seed(3)))
     packed = tmp_path / "x.irn"
     args = ["--model", "irn-x2", "--weights", str(weights)]
+    # a pack file names a CRM by name only: a weights path is refused at pack time, and given to unpack instead
     code, msg = run(
         "pack", str(img), *args, "--codec", "jpeg", "--quality", "80", "--crm", str(crm_file), "-o", str(packed)
     )
+    assert code == 1 and "--crm PATH" in msg and not packed.exists()
+    code, msg = run("pack", str(img), *args, "--codec", "jpeg", "--quality", "80", "-o", str(packed))
     assert code == 0, msg
     header, payload = read_pack(packed.read_bytes())
-    assert (header["codec"], header["quality"], header["subsampling"], header["crm"]) == (
-        "jpeg",
-        80,
-        "4:2:0",
-        str(crm_file),
-    )
+    assert (header["codec"], header["quality"], header["subsampling"], header["crm"]) == ("jpeg", 80, "4:2:0", None)
     out, plain = tmp_path / "out.png", tmp_path / "plain.png"
-    assert run("unpack", str(packed), "--weights", str(weights), "--seed", "5", "-o", str(out))[0] == 0
-    assert (
-        run("unpack", str(packed), "--weights", str(weights), "--seed", "5", "--crm", "none", "-o", str(plain))[0] == 0
-    )
+    unpack = ("unpack", str(packed), "--weights", str(weights), "--seed", "5")
+    assert run(*unpack, "--crm", str(crm_file), "-o", str(out))[0] == 0
+    assert run(*unpack, "-o", str(plain))[0] == 0
     with torch.no_grad():
         j = jpeg_decode(payload, channels=3).unsqueeze(0)
         for lr, file in ((quantize_ste(crm(j)), out), (j, plain)):
             ref = net.upscale(lr, generator=torch.Generator().manual_seed(5))[0, :, :18, :22]
             assert torch.equal(read_image(file), torch.floor(ref.clamp(0, 1) * 255 + 0.5) / 255)
     assert not torch.equal(read_image(out), read_image(plain))
-    # the recorded CRM is gone: say what to pass
-    crm_file.unlink()
-    code, msg = run("unpack", str(packed), "--weights", str(weights), "-o", str(tmp_path / "gone.png"))
-    assert code == 1 and "--crm PATH" in msg and not (tmp_path / "gone.png").exists()
+    # a file that names a path as its CRM (forged, with valid checksums) is refused without opening the path
+    forged = tmp_path / "forged.irn"
+    forged.write_bytes(
+        write_pack(
+            {k: v for k, v in header.items() if k not in ("payload_bytes", "crc32")} | {"crm": str(crm_file)}, payload
+        )
+    )
+    code, msg = run("unpack", str(forged), "--weights", str(weights), "-o", str(tmp_path / "gone.png"))
+    assert code == 1 and "CRM" in msg and not (tmp_path / "gone.png").exists()
 
 
 def test_pack_refuses_crm_options_that_cannot_apply(tmp_path: Path) -> None:

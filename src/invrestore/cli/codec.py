@@ -1,18 +1,8 @@
 """``invrestore pack`` / ``unpack``: IRN LR images in a standard lossless codec; ``invrestore bench codecs``.
 
-**Pack file format** (our own tiny container, the same for every codec, so the restore metadata does not depend on
-whether a codec can carry text chunks, EXIF or XMP)::
-
-    magic   8 bytes   b"IRNPACK" + version byte (1)
-    n       4 bytes   big-endian length of the header
-    header  n bytes   UTF-8 JSON: {"model", "scale", "size": [H, W], "lr_size": [h, w], "channels", "codec",
-                      "payload_bytes", "crc32"}; a JPEG pack adds "quality", "subsampling" and "crm" (the
-                      compression-restoration module to run on the decoded LR, or null)
-    payload           the LR image encoded by the codec (PNG, lossless WebP, lossless JPEG XL or JPEG), untouched
-
-The payload can be cut out and opened by any viewer (``payload_bytes`` from the end). The overhead is about
-150 bytes per file. Reading checks the magic, version, header fields, payload length and CRC-32, and refuses a
-malformed file with one line (:class:`~invrestore.errors.InvalidBitstream`).
+The pack file format (IRNPACK, version 2: magic, checksummed JSON header naming a registered model and optionally a
+shipped CRM, then the untouched codec payload) is defined and validated in :mod:`invrestore.entropy.irnpack`;
+every field of a file is checked before use, and a file can only name registered models, never a path.
 
 ``bench codecs`` reproduces the protocol of IRN's Table 14 (``specs/compression.md``): per scale, the total bytes of
 the LR images in each lossless codec and the mean 8-bit RGB PSNR of the restored HR, for IRN (when weights are
@@ -26,9 +16,7 @@ alone) with :func:`invrestore.evaluation.jpeg_rd.jpeg_rd_points`; the JPEG files
 from __future__ import annotations
 
 import csv
-import json
-import struct
-import zlib
+import math
 from pathlib import Path
 from typing import Any
 
@@ -36,61 +24,10 @@ import click
 import numpy as np
 import torch
 
+from invrestore.entropy.irnpack import read_pack, write_pack
 from invrestore.errors import ConfigError, InvalidBitstream
 
-MAGIC = b"IRNPACK"
-VERSION = 1
-_HEADER_MAX = 1 << 16
-_FIELDS = ("model", "scale", "size", "lr_size", "channels", "codec", "payload_bytes", "crc32")
-
-
-# -- container ------------------------------------------------------------------------------------------------------
-def write_pack(header: dict[str, Any], payload: bytes) -> bytes:
-    """Serialise a pack file: magic + version, header length, JSON header (plus length and CRC), payload."""
-    head = dict(header, payload_bytes=len(payload), crc32=zlib.crc32(payload))
-    blob = json.dumps(head, sort_keys=True, separators=(",", ":")).encode()
-    return MAGIC + bytes([VERSION]) + struct.pack(">I", len(blob)) + blob + payload
-
-
-def read_pack(data: bytes, source: str = "file") -> tuple[dict[str, Any], bytes]:
-    """Parse a pack file into ``(header, payload)``.
-
-    Raises:
-        InvalidBitstream: wrong magic or version, truncated, bad JSON, missing fields, wrong length or CRC.
-    """
-    if len(data) < len(MAGIC) + 5 or not data.startswith(MAGIC):
-        raise InvalidBitstream(f"{source} is not an invrestore pack file (no {MAGIC.decode()} signature)")
-    version = data[len(MAGIC)]
-    if version != VERSION:
-        raise InvalidBitstream(f"{source} is a pack file of version {version}; this invrestore reads version {VERSION}")
-    (n,) = struct.unpack(">I", data[len(MAGIC) + 1 : len(MAGIC) + 5])
-    start = len(MAGIC) + 5
-    if n > _HEADER_MAX or start + n > len(data):
-        raise InvalidBitstream(f"{source} is truncated or corrupt (header of {n} bytes)")
-    try:
-        header = json.loads(data[start : start + n].decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InvalidBitstream(f"{source} has a corrupt header: {e}") from e
-    if not isinstance(header, dict) or any(k not in header for k in _FIELDS):
-        missing = [k for k in _FIELDS if not isinstance(header, dict) or k not in header]
-        raise InvalidBitstream(f"{source} has an incomplete header (missing {', '.join(missing)})")
-    payload = data[start + n :]
-    if len(payload) != header["payload_bytes"]:
-        raise InvalidBitstream(
-            f"{source} is truncated or has trailing data: payload of {len(payload)} bytes, "
-            f"header says {header['payload_bytes']}"
-        )
-    if zlib.crc32(payload) != header["crc32"]:
-        raise InvalidBitstream(f"{source} is corrupt (payload CRC-32 mismatch)")
-    try:
-        h, w = (int(v) for v in header["size"])
-        lh, lw = (int(v) for v in header["lr_size"])
-        s = int(header["scale"])
-    except (TypeError, ValueError) as e:
-        raise InvalidBitstream(f"{source} has a malformed header: {e}") from e
-    if s < 1 or (lh, lw) != (-(-h // s), -(-w // s)) or int(header["channels"]) not in (1, 3):
-        raise InvalidBitstream(f"{source} has an inconsistent header (size {h}×{w}, LR {lh}×{lw}, scale {s})")
-    return header, payload
+__all__ = ["read_pack", "write_pack"]  # re-exported from invrestore.entropy.irnpack
 
 
 # -- pack / unpack --------------------------------------------------------------------------------------------------
@@ -119,10 +56,13 @@ def read_pack(data: bytes, source: str = "file") -> tuple[dict[str, Any], bytes]
     "--crm",
     default=None,
     help="--codec jpeg: the compression-restoration module `unpack` runs on the decoded LR, recorded in the file "
-    "(a shipped name such as crm-q90, for irn-x2 or irn-x2-noise at q90, or a weights file).",
+    "by name (a shipped CRM: crm-q90, for irn-x2 or irn-x2-noise at q90). For your own CRM weights, pack without "
+    "--crm and pass --crm PATH to unpack.",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output pack file.")
-@click.option("--max-pixels", type=int, default=None, help="Refuse larger images (default: as `downscale`).")
+@click.option(
+    "--max-pixels", type=int, default=None, help="Refuse larger images (default: $INVRESTORE_MAX_PIXELS or 256 MP)."
+)
 def pack(
     image: str,
     model: str,
@@ -140,10 +80,10 @@ def pack(
     Lossy example (IRN paper §3.5): invrestore pack photo.png --model irn-x2 --codec jpeg --quality 90
     --crm crm-q90 -o photo.irn
     """
-    from invrestore.cli.rescale import DEFAULT_MAX_PIXELS, check_size, load_irn
+    from invrestore.cli.rescale import load_irn
     from invrestore.codecs import encode_jpeg, encode_lossless, require_jxl
     from invrestore.imageops import pad_to_multiple
-    from invrestore.io import atomic_write, image_size, read_image, to_uint8
+    from invrestore.io import atomic_write, image_size, read_image, set_max_pixels, to_uint8
 
     if codec == "jxl":
         require_jxl()
@@ -153,8 +93,15 @@ def pack(
         raise ConfigError("--effort is for the lossless codecs; JPEG takes --quality")
     if crm is not None:
         _check_pack_crm(crm, model, quality if quality is not None else 90)  # before any work
+    if effort is not None and not 0 <= effort <= 100:
+        raise ConfigError(f"--effort must be in 0..100 (PNG uses 0..9), not {effort}")
+    if max_pixels is not None and max_pixels < 1:
+        raise ConfigError(f"--max-pixels must be a positive number of pixels, not {max_pixels}")
+    _check_output_file(output)
     path = Path(image)
-    check_size(path, *image_size(path), max_pixels or DEFAULT_MAX_PIXELS)
+    if max_pixels is not None:
+        set_max_pixels(max_pixels)
+    image_size(path)  # header check (pixel limit) before the model loads
     x = read_image(path)
     c, h, w = x.shape
     net = load_irn(model, weights)
@@ -178,26 +125,42 @@ def pack(
     else:
         payload = encode_lossless(lr, codec, effort)
     data = write_pack(header, payload)
+    read_pack(data, output)  # never write a file unpack would refuse
     with atomic_write(output) as fh:
         fh.write(data)
     bpp = 8 * len(data) / (h * w)
     what = f"jpeg q{header['quality']}" + (f" + {crm}" if crm else "") if codec == "jpeg" else codec
     click.echo(
-        f"{path} ({h}×{w}) -> {output} ({what} LR {lr.shape[0]}×{lr.shape[1]}, {len(data)} bytes, {bpp:.3f} bpp)"
+        f"{path} ({w}×{h}) -> {output} ({what} LR {lr.shape[1]}×{lr.shape[0]}, {len(data)} bytes, {bpp:.3f} bpp)"
     )
 
 
+def _check_output_file(output: str) -> None:
+    """Refuse an output path that cannot be written (before any work is done)."""
+    out = Path(output)
+    folder = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise ConfigError(f"output '{out}' is a folder; give a file name")
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise ConfigError(f"cannot write '{out}': folder '{folder}' {what}")
+
+
 def _check_pack_crm(spec: str, model: str, quality: int) -> None:
-    """Refuse a CRM ``spec`` (shipped name or file) that cannot be loaded, or a shipped one for another IRN/quality."""
+    """Refuse a CRM that is not a shipped name (a pack file records names only), or one for another IRN/quality."""
     from invrestore.models.irn.crm import SHIPPED_CRMS, load_crm
 
-    if spec in SHIPPED_CRMS and not Path(spec).exists():
-        trained_q, irns = SHIPPED_CRMS[spec]
-        if model not in irns or trained_q != quality:
-            raise ConfigError(
-                f"{spec} restores JPEG quality {trained_q} of the LR of {' or '.join(irns)}; use --model "
-                f"{irns[-1]} --quality {trained_q}, or pass your own CRM weights file"
-            )
+    if spec not in SHIPPED_CRMS:
+        raise ConfigError(
+            f"--crm '{spec}' is not a shipped CRM ({', '.join(SHIPPED_CRMS)}): a pack file records a CRM by name "
+            "only; pack without --crm and pass --crm PATH to `invrestore unpack` to use your own weights"
+        )
+    trained_q, irns = SHIPPED_CRMS[spec]
+    if model not in irns or trained_q != quality:
+        raise ConfigError(
+            f"{spec} restores JPEG quality {trained_q} of the LR of {' or '.join(irns)}; use --model "
+            f"{irns[-1]} --quality {trained_q}, or pass your own CRM weights to `invrestore unpack --crm PATH`"
+        )
     load_crm(spec)
 
 
@@ -228,14 +191,22 @@ def unpack(
 ) -> None:
     """Restore the HR image from a FILE written by `invrestore pack` (JPEG packs: decode, CRM, then IRN⁻¹)."""
     from invrestore.cli.rescale import load_irn
-    from invrestore.codecs import decode_tensor
     from invrestore.errors import ImageReadError
-    from invrestore.io import write_image
+    from invrestore.io import get_max_pixels, write_image
 
+    if not (math.isfinite(temperature) and 0 <= temperature <= 10):
+        raise ConfigError(f"--temperature must be a number in 0..10, not {temperature}")
+    _check_output_file(output)
     path = Path(file)
     if not path.is_file():
-        raise ImageReadError(path, "no such file")
+        raise ImageReadError(path, "no such file" if not path.exists() else "not a regular file")
     header, payload = read_pack(path.read_bytes(), str(path))
+    hh, ww = header["size"]
+    if hh * ww > get_max_pixels():
+        raise InvalidBitstream(
+            f"{path} describes a {ww}×{hh} image, above the pixel limit of {get_max_pixels() / 1e6:g} MP "
+            "(raise it with INVRESTORE_MAX_PIXELS)"
+        )
     name = header["model"]
     if model is not None and model != name:
         if not force:
@@ -251,16 +222,22 @@ def unpack(
     restorer = None
     if header["codec"] == "jpeg" and crm_spec and crm_spec != "none":
         from invrestore.models.irn.crm import SHIPPED_CRMS, load_crm
+        from invrestore.models.registry import create_model
 
-        if crm is None and not Path(crm_spec).exists() and crm_spec not in SHIPPED_CRMS:
-            raise ConfigError(
-                f"{path} asks for the CRM '{crm_spec}', which is not here; pass --crm PATH (or --crm none)"
-            )
-        restorer = load_crm(crm_spec)
-    y = decode_tensor(payload, header["codec"])
+        if crm is None:
+            # a name from the file: only a shipped CRM, built from the registry (never a path, even if one exists)
+            if crm_spec not in SHIPPED_CRMS:
+                raise InvalidBitstream(f"{path} names an unknown CRM {crm_spec!r}; pass --crm PATH (or --crm none)")
+            restorer = create_model(crm_spec, pretrained=True).eval()
+        else:
+            restorer = load_crm(crm_spec)
+    y = _decode_payload(payload, header["codec"], str(path))
     lh, lw = header["lr_size"]
-    if tuple(y.shape[-2:]) != (lh, lw):
-        raise InvalidBitstream(f"{path}: the LR image is {y.shape[-2]}×{y.shape[-1]}, the header says {lh}×{lw}")
+    if tuple(y.shape) != (3, lh, lw):
+        raise InvalidBitstream(
+            f"{path}: the LR image is {y.shape[-1]}×{y.shape[-2]} with {y.shape[0]} channel(s), "
+            f"the header says {lw}×{lh} RGB"
+        )
     if restorer is not None:
         from invrestore.models.irn.model import quantize_ste
 
@@ -274,7 +251,28 @@ def unpack(
     if int(header["channels"]) == 1:
         x = x.mean(dim=0, keepdim=True)
     write_image(output, x)
-    click.echo(f"{path} -> {output} ({h}×{w})")
+    click.echo(f"{path} -> {output} ({w}×{h})")
+
+
+def _decode_payload(payload: bytes, codec: str, source: str) -> torch.Tensor:
+    """Decode the LR payload of a pack file, any decoder failure becoming :class:`InvalidBitstream`."""
+    import warnings
+
+    from PIL import Image
+
+    from invrestore.codecs import decode_tensor
+    from invrestore.errors import InvRestoreError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return decode_tensor(payload, codec)
+    except InvRestoreError as e:
+        raise InvalidBitstream(f"{source}: the LR payload does not decode ({e})") from e
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, KeyError, MemoryError) as e:
+        raise InvalidBitstream(f"{source}: the LR payload does not decode ({type(e).__name__}: {e})") from e
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise InvalidBitstream(f"{source}: the LR payload is too large ({e})") from e
 
 
 # -- bench codecs ---------------------------------------------------------------------------------------------------
@@ -600,8 +598,9 @@ def bench_jpeg_rd(
     """
     from types import SimpleNamespace
 
+    from invrestore.batch import progress, progress_enabled
     from invrestore.cli.rd import write_rd_plot
-    from invrestore.cli.rescale import _progress, load_irn
+    from invrestore.cli.rescale import load_irn
     from invrestore.data import ImageFolder, modcrop, resolve_dataset
     from invrestore.evaluation.jpeg_rd import CSV_COLUMNS, PER_IMAGE_COLUMNS, jpeg_rd_points
     from invrestore.io import atomic_write
@@ -649,7 +648,7 @@ def bench_jpeg_rd(
         subsampling=subsampling,
         seed=seed,
         device=device,
-        progress=lambda items: _progress(items, "jpeg-rd"),
+        progress=lambda items: progress(items, "jpeg-rd", enabled=progress_enabled(None)),
     )
     click.echo(f"{'method':<17} {'q':>3} {'total bytes':>12} {'bpp':>8} {'PSNR':>7}")
     for p in points:
