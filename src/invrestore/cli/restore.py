@@ -9,19 +9,34 @@ Greyscale inputs run as RGB and come back grey; alpha is dropped. Outputs are 8-
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
 import click
 import torch
 from torch import Tensor, nn
 
-from invrestore.errors import CheckpointError, ConfigError, ImageReadError
+from invrestore.batch import Inference, Job
+from invrestore.cli.rescale import (
+    BATCH_HELP,
+    SEED_RANGE,
+    batch_options,
+    inference_options,
+    make_inference,
+    make_plan,
+    run_plan,
+    tile_progress,
+)
+from invrestore.errors import CheckpointError, ConfigError
 
-__all__ = ["load_restoration_model", "restore", "restore_image", "shipped_restoration_models", "trained_task"]
-
-T = TypeVar("T")
+__all__ = [
+    "load_restoration_model",
+    "restore",
+    "restore_image",
+    "restore_tensor",
+    "shipped_restoration_models",
+    "trained_task",
+]
 
 #: Models ``restore`` accepts (plus every registered pix2pix generator, see :func:`restoration_models`).
 MODELS = ("irae", "dncnn", "ffdnet", "unet", "arcnn")
@@ -193,10 +208,54 @@ def restore_image(net: nn.Module, y: Tensor, sigma: float | None = None) -> Tens
     return result
 
 
-def _progress(items: list[T], desc: str) -> Iterator[T]:
-    from tqdm import tqdm
+def restore_tensor(
+    net: nn.Module,
+    name: str,
+    y: Tensor,
+    sigma: float | None,
+    inf: Inference,
+    *,
+    progress: bool = False,
+) -> tuple[Tensor, int | None]:
+    """:func:`restore_image` with the CLI's device, fast path and tiling: ``(restored (3, H, W), tile or None)``.
 
-    yield from tqdm(items, desc=desc, unit="img", disable=len(items) < 2)
+    Tiling follows ``inf`` (``--tile``); a model whose output depends on whole-image statistics (pix2pix's default
+    train-mode inference, see :func:`invrestore.tiling.tileable`) is never tiled: with ``--tile auto`` it runs
+    whole (a warning is printed when the estimate exceeds the budget), an explicit ``--tile N`` is refused.
+    """
+    from invrestore.fast import optimize
+    from invrestore.models.baselines.model import FFDNet
+    from invrestore.tiling import restore_kind, tileable, tiled_restore
+
+    if isinstance(net, FFDNet):
+        if sigma is None:
+            raise ConfigError("ffdnet needs the noise level: pass --sigma N")
+        level = sigma / 255.0
+        fn = optimize(lambda t: net(t, level), inf.fast, device=inf.device)
+    else:
+        fn = optimize(lambda t: net(t), inf.fast, device=inf.device)
+    multiple = int(getattr(net, "multiple", 1))
+    kind = restore_kind(name)
+    h, w = y.shape[-2:]
+    hp, wp = -(-h // multiple) * multiple, -(-w // multiple) * multiple
+    tile = inf.tile_for(kind, hp, wp, multiple)
+    if tile is not None and not tileable(net):
+        if inf.tile != "auto":
+            raise ConfigError(
+                f"'{name}' normalises with whole-image statistics (pix2pix train-mode inference), so tiling would "
+                "change its output: drop --tile (or pass --tile 0)"
+            )
+        click.echo(
+            f"invrestore: warning: '{name}' cannot tile (whole-image statistics); running the {w}×{h} image whole "
+            "although it may exceed --max-memory",
+            err=True,
+        )
+        tile = None
+    out = tiled_restore(
+        fn, y.unsqueeze(0), multiple=multiple, tile=tile, overlap=inf.overlap, device=inf.device,
+        progress=progress, kind=kind,
+    )  # fmt: skip
+    return out[0].clamp(0, 1), tile
 
 
 def _check_options(
@@ -233,11 +292,16 @@ def _read_mask(path: str, h: int, w: int) -> Tensor:
     return (m > 0.5).float()
 
 
-@click.command("restore")
-@click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.command("restore", epilog=BATCH_HELP)
+@click.argument("images", nargs=-1, required=True)
 @click.option("--task", type=click.Choice(TASKS), required=True, help="Restoration task.")
-@click.option("--sigma", type=float, default=None, help="Noise σ (0–255): FFDNet's input; the noise of --degrade.")
-@click.option("--quality", type=int, default=None, help="JPEG quality factor of --degrade.")
+@click.option(
+    "--sigma",
+    type=click.FloatRange(0, 255),
+    default=None,
+    help="Noise σ (0–255): FFDNet's input; the noise of --degrade.",
+)
+@click.option("--quality", type=click.IntRange(1, 100), default=None, help="JPEG quality factor (1–100) of --degrade.")
 @click.option("--mask", type=click.Path(dir_okay=False), default=None, help="Inpainting mask (white = hole).")
 @click.option(
     "--model",
@@ -248,8 +312,9 @@ def _read_mask(path: str, h: int, w: int) -> Tensor:
 @click.option("--weights", default=None, help="Weights file, checkpoint folder or run folder (else the shipped).")
 @click.option("-o", "--output", type=click.Path(file_okay=False), required=True, help="Output folder.")
 @click.option("--degrade", is_flag=True, help="Degrade clean inputs first, write them, print PSNR vs the input.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --degrade (per image).")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, ...")
+@click.option("--seed", type=SEED_RANGE, default=0, show_default=True, help="Seed of --degrade (per image).")
+@batch_options
+@inference_options
 def restore(
     images: tuple[str, ...],
     task: str,
@@ -261,7 +326,7 @@ def restore(
     output: str,
     degrade: bool,
     seed: int,
-    device: str,
+    **kw: Any,
 ) -> None:
     """Restore degraded IMAGES (denoise, dejpeg, inpaint; derain, dehaze with pix2pix) into OUTPUT/<name>.png.
 
@@ -272,38 +337,32 @@ def restore(
     from invrestore.degradations import JPEG, GaussianNoise, Inpainting
     from invrestore.degradations.haze import Haze
     from invrestore.degradations.rain import Rain
-    from invrestore.io import image_size, read_image, write_image
+    from invrestore.io import read_image, write_image
     from invrestore.metrics import psnr
 
     _check_options(task, model, sigma, quality, mask, degrade)
-    paths = [Path(p) for p in images]
-    stems: dict[str, Path] = {}
-    for p in paths:  # check every input before loading the model or writing anything
-        if not p.is_file():
-            raise ImageReadError(p, "no such file")
-        if p.stem in stems:
-            raise ConfigError(f"{p} and {stems[p.stem]} would both be written as {p.stem}.png")
-        stems[p.stem] = p
-        if mask is not None:
-            h, w = image_size(p)
-            _read_mask(mask, h, w)
-    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else torch.device(device)
+    inf = make_inference(kw)
+    plan = make_plan(images, output, kw, "restore")
+    if mask is not None:  # check every input against the mask before loading the model or writing anything
+        for job in plan.all_jobs:
+            _read_mask(mask, job.size[1], job.size[0])
     if model is not None and model not in restoration_models():
         raise ConfigError(f"'{model}' is not a restoration model; choose from {', '.join(restoration_models())}")
-    name, net = load_restoration_model(model, weights, dev)
+    name, net = load_restoration_model(model, weights, inf.device)
     _check_options(task, name, sigma, quality, mask, degrade)
     trained_for = trained_task(name, net)
     if trained_for is not None and trained_for != task:
         raise ConfigError(f"'{weights or name}' was trained to {trained_for}, not to {task}: pass --task {trained_for}")
-    torch.manual_seed(seed)  # pix2pix's train-mode inference keeps dropout on: make it reproducible
-    out_dir = Path(output)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = plan.out_dir.path
     scores: list[float] = []
-    for path in _progress(paths, "restore"):
+
+    def work(job: Job) -> str:
+        path = job.src
+        torch.manual_seed(seed)  # pix2pix's train-mode inference keeps dropout on: reproducible per image
         x = read_image(path)  # (C, H, W), C = 1 or 3; degraded in its own channels, restored as RGB
         c, h, w = x.shape
         m = _read_mask(mask, h, w) if mask is not None else None
-        line = f"{path} ({h}×{w})"
+        line = f"{path} ({w}×{h})"
         if degrade:
             g = torch.Generator().manual_seed(seed)
             if task == "denoise":
@@ -324,18 +383,21 @@ def restore(
             write_image(out_dir / f"{path.stem}_degraded.png", y.clamp(0, 1))
         else:
             y = x
-        x_hat = restore_image(net, (y.expand(3, -1, -1) if c == 1 else y).to(dev), sigma).cpu()
+        x_hat, tile = restore_tensor(
+            net, name, y.expand(3, -1, -1) if c == 1 else y, sigma, inf, progress=tile_progress(plan, inf)
+        )
         out = x_hat if c == 3 else x_hat.mean(0, keepdim=True)
         if m is not None:  # keep the known pixels
             out = out * m + y.clamp(0, 1) * (1 - m)
-        dst = out_dir / f"{path.stem}.png"
-        write_image(dst, out)
-        line += f" -> {dst}"
+        write_image(job.dst, out)
+        line += f" -> {job.dst}" + (f" ({tile}px tiles)" if tile else "")
         if degrade:
             p_out = float(psnr(out.unsqueeze(0), x.unsqueeze(0))[0])
             p_in = float(psnr(y.clamp(0, 1).unsqueeze(0), x.unsqueeze(0))[0])
             scores.append(p_out)
             line += f"  PSNR {p_out:.2f} dB (degraded {p_in:.2f} dB)"
-        click.echo(line)
+        return line
+
+    run_plan(plan, work, inf)
     if degrade and len(scores) > 1:
-        click.echo(f"mean PSNR over {len(scores)} images: {sum(scores) / len(scores):.2f} dB")
+        click.echo(f"{plan.dist.prefix}mean PSNR over {len(scores)} images: {sum(scores) / len(scores):.2f} dB")
