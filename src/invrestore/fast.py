@@ -26,7 +26,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch import Tensor, nn
@@ -161,7 +161,7 @@ def _check_device(opts: FastOptions, device: torch.device) -> None:
 
 def _compile(fn: Callable[[Tensor], Tensor], opts: FastOptions, device: torch.device) -> Callable[[Tensor], Tensor]:
     _configure_compile_cache()
-    options: dict[str, object] = {}
+    options: dict[str, str | int | bool | Callable[..., object]] = {}
     mode: str | None = None
     if device.type == "cpu":
         options["freezing"] = True
@@ -195,7 +195,7 @@ def _wrap(
         in_dtype = x.dtype
         if opts.channels_last and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)
-        with grad_ctx(), (_autocast(opts, device) if autocast else contextlib.nullcontext()):
+        with grad_ctx(), _autocast(opts, device) if autocast else contextlib.nullcontext():
             y = inner(x)
             if opts.compile and opts.cuda_graphs and device.type == "cuda":
                 y = y.clone()  # CUDA-graph outputs are overwritten by the next replay
@@ -296,7 +296,7 @@ def irn_functions(
     device = torch.device(device)
     net.eval()
     if opts.channels_last:
-        net.to(memory_format=torch.channels_last)
+        net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     low = opts.dtype != "float32"
     if not opts.fused and not low:
         fwd: Callable[[Tensor], Tensor] = lambda t: net(t)[0]  # noqa: E731
