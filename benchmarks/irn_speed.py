@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/irn_speed.py [--sizes 512x512 1920x1080] [--scale 4] [--repeats 3]
                                    [--paths eager channels_last fused,channels_last compile ...] [--json OUT]
-                                   [--tiled-24mp] [--threads N]
+                                   [--tiled-24mp] [--threads N] [--psnr N]
 
 For each size and each path (a comma-separated :meth:`invrestore.fast.FastOptions.parse` spec, or ``onnxruntime``
 when ``invrestore.export`` and onnxruntime are installed) it reports, for the downscale (``forward``: HR ->
@@ -16,7 +16,8 @@ NCHW/channels-last, measured in the same run), the peak memory of one call (CPU:
 sampled every 2 ms; CUDA: ``max_memory_allocated``), and the largest difference from eager's output (the upscale
 is fed eager's own ``cat(y, z)``). Shipped ``irn-x{2,4}`` weights are used when available (the values, not the
 speed, depend on them); the input is a natural image (a shipped Kodak crop, tiled) so the differences are
-representative. ``--tiled-24mp`` adds a 6000×4000 downscale + upscale through ``invrestore.tiling``.
+representative. ``--tiled-24mp`` adds a 6000×4000 downscale + upscale through ``invrestore.tiling``. ``--psnr N``
+measures the half-precision paths' PSNR change against float32 on ``N`` Kodak24 crops (:func:`irn_psnr_change`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -254,6 +256,64 @@ def natural_image(h: int, w: int, device: torch.device) -> Tensor:
     return img.to(device)
 
 
+def data_root() -> Path | None:
+    """The benchmark data (``$INVRESTORE_DATA`` or ``../shared/data`` beside the clone), if it has Kodak24."""
+    env = os.environ.get("INVRESTORE_DATA")
+    root = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
+    return root if (root / "eval" / "Kodak24").is_dir() else None
+
+
+def kodak_crops(n: int, size: int = 256) -> list[Tensor]:
+    """Centre ``size``² crops of the first ``n`` Kodak24 images (empty without the data)."""
+    from invrestore.io import read_image
+
+    root = data_root()
+    if root is None:
+        return []
+    crops = []
+    for p in sorted((root / "eval" / "Kodak24").glob("*.png"))[:n]:
+        img = read_image(p, mode="rgb")[None]
+        top, left = (img.shape[-2] - size) // 2, (img.shape[-1] - size) // 2
+        crops.append(img[..., top : top + size, left : left + size].contiguous())
+    return crops
+
+
+def irn_psnr_change(scale: int, paths: list[str], n: int, device: torch.device) -> dict[str, Any]:
+    """Half precision vs float32 on ``n`` Kodak24 crops: HR PSNR of downscale (8-bit LR) + upscale with one fixed
+    ``z ~ N(0, I)`` per image (the same for every path), and how many 8-bit LR values differ from float32's."""
+    from invrestore.metrics.psnr import psnr
+    from invrestore.models.irn.model import quantize_ste
+
+    crops = kodak_crops(n)
+    if not crops:
+        return {"skipped": "Kodak24 not found (set INVRESTORE_DATA)"}
+    out: dict[str, Any] = {"images": n, "crop": 256, "z": "N(0, I), seed 0, same for every path"}
+    ref: dict[str, Any] = {}
+    for path in ["eager", *[p for p in paths if p != "onnxruntime" and FastOptions.parse(p).dtype != "float32"]]:
+        fwd, inv = irn_functions(load_irn(scale).to(device), FastOptions.parse(path), device)
+        vals, lrs = [], []
+        for i, c in enumerate(crops):
+            x = c.to(device)
+            lr = quantize_ste(fwd(x)[:, :3])
+            z = torch.randn((1, 3 * scale**2 - 3, *lr.shape[-2:]), generator=torch.Generator().manual_seed(i))
+            hr = inv(torch.cat([lr, z.to(device)], 1)).clamp(0, 1)
+            vals.append(psnr(hr.cpu(), c).item())
+            lrs.append(torch.round(lr.cpu() * 255))
+        if path == "eager":
+            ref = {"psnr": vals, "lr": lrs}
+            out["float32_psnr"] = round(sum(vals) / n, 4)
+            continue
+        diff = torch.cat([(a - b).abs().flatten() for a, b in zip(lrs, ref["lr"])])
+        out[path] = {
+            "psnr": round(sum(vals) / n, 4),
+            "delta_db": round(sum(vals) / n - out["float32_psnr"], 4),
+            "max_abs_delta_db": round(max(abs(a - b) for a, b in zip(vals, ref["psnr"])), 4),
+            "lr_equal_fraction": round((diff == 0).float().mean().item(), 5),
+            "lr_max_level_diff": int(diff.max().item()),
+        }
+    return out
+
+
 def parse_size(text: str) -> tuple[int, int]:
     w, h = (int(v) for v in text.lower().split("x"))
     return h, w
@@ -366,6 +426,7 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--tiled-24mp", action="store_true", help="also a 6000×4000 image through invrestore.tiling")
+    ap.add_argument("--psnr", type=int, default=0, help="half-precision PSNR change on N Kodak24 crops")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     if args.threads:
@@ -396,6 +457,9 @@ def main() -> None:
         results["sizes"][f"{w}x{h}"] = rows
     results["conv_peak_gflops"] = round(max(peak_before, conv_peak_gflops(device)), 1)
     results["info"]["load_avg_1min_end"] = os.getloadavg()[0]
+    if args.psnr:
+        results["psnr"] = irn_psnr_change(args.scale, paths, args.psnr, device)
+        print(json.dumps({"psnr": results["psnr"]}), flush=True)
     if args.tiled_24mp:
         results["tiled_24mp"] = tiled_24mp(args.scale, ["eager", paths[-1]], device)
     if args.json:
