@@ -89,7 +89,8 @@ def test_memory_efficient_gradients_equal_plain_autograd(dtype: torch.dtype, dir
         grads = torch.autograd.grad(_loss(y, logdet), [x, cond, *_trainable(model)])
         results.append((y.detach(), logdet.detach(), grads))
     (y_p, ld_p, g_p), (y_e, ld_e, g_e) = results
-    assert torch.equal(y_p, y_e) and torch.equal(ld_p, ld_e)
+    # equal up to float rounding (bit-equal on some CPUs; oneDNN/MKL may order sums differently under no_grad)
+    assert max_relative_error(y_e, y_p) <= TOLERANCE[dtype] and max_relative_error(ld_e, ld_p) <= TOLERANCE[dtype]
     for a, b in zip(g_p, g_e):
         assert max_relative_error(b, a) <= TOLERANCE[dtype]
 
