@@ -150,3 +150,25 @@ def test_compiled_step_matches_the_eager_step(tmp_path: Path) -> None:
 def test_unknown_fast_settings_raise_config_errors(tmp_path: Path, key: str, value: str, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         fit(_task(tmp_path / "im", **{key: value}), tmp_path / "a", progress=False)
+
+
+def test_bf16_keeps_an_invertible_networks_stream_in_float32() -> None:
+    from invrestore.models.registry import create_model
+    from invrestore.train.fast import keep_flows_in_float32
+
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+
+    def recon_error(net: torch.nn.Module) -> tuple[float, torch.dtype]:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            out, _ = net(x)
+            back, _ = net.inverse(out)  # type: ignore[operator]
+        return float((back.float() - x).abs().max()), out.dtype
+
+    plain = create_model("irn-x4").eval()
+    guarded = create_model("irn-x4").eval()
+    guarded.load_state_dict(plain.state_dict())
+    assert keep_flows_in_float32(guarded) == 18  # 16 InvBlocks + 2 Haar levels
+    err_plain, dtype_plain = recon_error(plain)
+    err_guarded, dtype_guarded = recon_error(guarded)
+    assert dtype_plain == torch.bfloat16 and dtype_guarded == torch.float32
+    assert err_guarded < 1e-3 < err_plain  # bf16 streams lose invertibility; the guarded one keeps it

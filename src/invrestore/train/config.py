@@ -74,6 +74,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     # The fast path (docs/training.md). Every default reproduces the plain float32 eager loop exactly.
     precision: str = "float32"  # float32 | bf16 | fp16 (autocast; fp16 adds a dynamic gradient scaler)
+    flow_float32: bool = True  # under bf16/fp16: keep invertible streams, exp() and log-dets in float32
     channels_last: bool = False  # model and batches in channels-last memory format
     compile: str = ""  # "" (off) | default | reduce-overhead (CUDA graphs) | max-autotune: torch.compile the step
     fused_optim: bool = False  # Adam/Adamax with fused=True on CUDA (foreach=True elsewhere)

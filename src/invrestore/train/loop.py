@@ -414,6 +414,8 @@ def fit(
     model = task.build_model().to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    if cfg.precision != "float32" and cfg.flow_float32:
+        fast.keep_flows_in_float32(model)
     groups: dict[str, list[torch.nn.Parameter]]
     if hasattr(task, "param_groups"):
         groups = task.param_groups(model)
