@@ -9,6 +9,7 @@ Greyscale inputs run as RGB and come back grey; alpha is dropped. Outputs are 8-
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -261,6 +262,8 @@ def restore_tensor(
 def _check_options(
     task: str, name: str | None, sigma: float | None, quality: int | None, mask: str | None, degrade: bool
 ) -> None:
+    if sigma is not None and not math.isfinite(sigma):
+        raise ConfigError(f"--sigma must be a finite noise level in [0, 255], not {sigma}")
     if sigma is not None and task != "denoise":
         raise ConfigError("--sigma applies to --task denoise only")
     if quality is not None and task != "dejpeg":
