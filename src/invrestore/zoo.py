@@ -108,7 +108,8 @@ _cache: dict[str, Any] = {}
 def _read_manifest() -> dict[str, WeightsEntry]:
     path = manifest_path()
     try:
-        stamp = path.stat().st_mtime_ns
+        st = path.stat()
+        stamp = (str(path), st.st_mtime_ns, st.st_size)
     except OSError as e:
         raise CheckpointError(f"the weights manifest '{path}' is missing: reinstall invrestore") from e
     if _cache.get("stamp") == stamp:
