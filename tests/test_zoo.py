@@ -156,5 +156,5 @@ def test_run_folder_helpers(tmp_path: Path) -> None:
     (run / "best" / "model.safetensors").write_bytes(b"x")
     assert zoo.weights_file(run) == run / "best" / "model.safetensors"
     assert zoo.run_config(run / "best") == run / "config.yaml" == zoo.run_config(run)
-    with pytest.raises(CheckpointError, match="holds no model.safetensors"):
+    with pytest.raises(CheckpointError, match=r"holds no model\.safetensors"):
         zoo.weights_file(tmp_path)
