@@ -146,6 +146,7 @@ def _register() -> None:
     from invrestore.cli.data import data
     from invrestore.cli.demo import demo
     from invrestore.cli.eval import eval_cmd
+    from invrestore.cli.export import export
     from invrestore.cli.fid import fid
     from invrestore.cli.models import models
     from invrestore.cli.probe import probe
@@ -171,6 +172,7 @@ def _register() -> None:
     cli.add_command(restore)
     cli.add_command(models)
     cli.add_command(weights)
+    cli.add_command(export)
     for cmd in (pack, unpack, bench, fid):
         cli.add_command(cmd)
 
