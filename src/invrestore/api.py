@@ -343,6 +343,8 @@ class ImageRestorer:
             raise ConfigError(f"sigma must be a finite number ≥ 0 (0–255 scale), got {sigma}")
         t, like = to_tensor(y)
         gray = t.shape[1] == 1
+        if gray and getattr(self.model, "in_channels", 3) == 1:  # a grayscale model (KAIR's gray DnCNN/FFDNet)
+            return from_tensor(self.restore_tensor(t, sigma), like)
         out = self.restore_tensor(t.expand(-1, 3, -1, -1) if gray else t, sigma)
         if gray:
             out = out.mean(1, keepdim=True)
@@ -504,13 +506,34 @@ def _read_state(path: Path) -> dict[str, Any]:
     return obj
 
 
-def _unwrap(obj: Mapping[str, Any], path: Path) -> dict[str, Tensor]:
+_WRAPPERS = ("state_dict", "params", "params_ema", "model", "netG", "network_G", "G")
+
+
+def _unwrap(obj: Mapping[str, Any], path: Path) -> list[dict[str, Tensor]]:
+    """The state dict inside a checkpoint, as stored and (when different) without a ``module.``/``netG.``/
+    ``model.`` prefix common to every key: the candidates to recognise, in that order."""
     from invrestore.models.irn.model import _unwrap_state_dict
 
+    plain: dict[str, Tensor] | None = None
+    cur: Any = obj
+    for _ in range(4):  # a wrapper holds the state dict, possibly wrapped again
+        if isinstance(cur, Mapping) and cur and all(isinstance(v, Tensor) for v in cur.values()):
+            plain = dict(cur)
+            break
+        inner = next((cur[k] for k in _WRAPPERS if isinstance(cur, Mapping) and isinstance(cur.get(k), Mapping)), None)
+        if inner is None:
+            break
+        cur = inner
     try:
-        return _unwrap_state_dict(dict(obj))
+        stripped = _unwrap_state_dict(dict(obj))
     except CheckpointError as e:
-        raise CheckpointError(f"'{path}': {e}") from e
+        if plain is None:
+            raise CheckpointError(f"'{path}': {e}") from e
+        stripped = plain
+    out = [plain] if plain is not None else []
+    if plain is None or list(stripped) != list(plain):
+        out.append(stripped)
+    return out
 
 
 def _load_state_into(net: nn.Module, state: Mapping[str, Tensor], source: str, name: str) -> None:
@@ -563,39 +586,46 @@ def _shipped_name(path: Path) -> str | None:
     return next((e.name for e in candidates if e.sha256 == digest), None)
 
 
+def _generator_only(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """A pix2pix training checkpoint holds ``generator.*`` and ``discriminator.*``: keep the generator's."""
+    if any(k.startswith("generator.") for k in state):
+        return {k.removeprefix("generator."): v for k, v in state.items() if k.startswith("generator.")}
+    return state
+
+
 def _load_file(path: Path, name: str | None) -> tuple[nn.Module, str]:
     """A weights file (ours or a peer's) as a network, with ``name`` (registered) or detected."""
     from invrestore.models.registry import MODELS, create_model, list_models
 
     list_models()
-    state = _unwrap(_read_state(path), path)
-    peer = _peer(state, path, name)
-    if peer is not None:
-        return peer
+    states = [_generator_only(s) for s in _unwrap(_read_state(path), path)]
+    for state in states:
+        peer = _peer(state, path, name)
+        if peer is not None:
+            return peer
     if name is None:
         name = _shipped_name(path)
     if name is not None:
         if name not in MODELS:
             raise ConfigError(f"unknown model '{name}'; see `invrestore models`")
         net = create_model(name)
-        if MODELS[name].family == "pix2pix" and any(k.startswith("generator.") for k in state):
-            state = {k.removeprefix("generator."): v for k, v in state.items() if k.startswith("generator.")}
+        own = set(net.state_dict())
+        state = next((s for s in states if set(s) == own), states[-1])
         _load_state_into(net, state, str(path), name)
         return net, name
-    if any(k.startswith("generator.") for k in state):  # a pix2pix training checkpoint: its generator
-        state = {k.removeprefix("generator."): v for k, v in state.items() if k.startswith("generator.")}
-    matches = match_registered(state)
-    if not matches:
-        raise CheckpointError(
-            f"'{path}' is {_describe_state(state)}, which matches no known layout; expected one of our models "
-            "(see `invrestore models`), an official IRN or pix2pix file, a KAIR DnCNN/FFDNet release or a "
-            "CompressAI bmshj2018-factorized checkpoint (or pass the model name)"
-        )
-    # several registered names can share an architecture (a shipped variant and its base): prefer the base
-    choice = min(matches, key=lambda n: (MODELS[n].pretrained is not None, len(n), n))
-    net = create_model(choice)
-    _load_state_into(net, state, str(path), choice)
-    return net, choice
+    for state in states:
+        matches = match_registered(state)
+        if matches:
+            # several names can share an architecture (a shipped variant and its base): prefer the base
+            choice = min(matches, key=lambda n: (MODELS[n].pretrained is not None, len(n), n))
+            net = create_model(choice)
+            _load_state_into(net, state, str(path), choice)
+            return net, choice
+    raise CheckpointError(
+        f"'{path}' is {_describe_state(states[0])}, which matches no known layout; expected one of our models "
+        "(see `invrestore models`), an official IRN or pix2pix file, a KAIR DnCNN/FFDNet release or a "
+        "CompressAI bmshj2018-factorized checkpoint (or pass the model name)"
+    )
 
 
 def _load_run(folder: Path, name: str | None) -> tuple[nn.Module, str, str | None, bool | None]:

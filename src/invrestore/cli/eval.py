@@ -44,6 +44,29 @@ def _write_csv(path: Path, rows: list[dict[str, Any]], fields: list[str]) -> Non
     _write_text_atomic(path, buf.getvalue())
 
 
+def _seeds(seed: int, n: int) -> str:
+    return ", ".join(str(seed + k) for k in range(n))
+
+
+def _draw_stats(runs: list[Any], keys: tuple[str, ...], seed: int) -> dict[str, Any]:
+    """Mean, sample standard deviation and per-draw values of each metric's dataset mean over the z draws."""
+    out: dict[str, Any] = {"seeds": [seed + k for k in range(len(runs))]}
+    for key in keys:
+        vals = [run.means.get(key) for run in runs]
+        if any(v is None for v in vals):
+            out[key] = None
+            continue
+        xs = [float(v) for v in vals]
+        mean = sum(xs) / len(xs)
+        std = (sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5 if len(xs) > 1 else 0.0
+        out[key] = {"mean": mean, "std": std, "per_draw": xs}
+    return out
+
+
+def _pm(stat: dict[str, Any] | None) -> str:
+    return "-" if stat is None else f"{stat['mean']:.2f} ± {stat['std']:.2f}"
+
+
 def build_method(
     method: str | None, model: str | None, weights: str | None, z: str, seed: int, scale: int, temperature: float = 1.0
 ) -> tuple[Any, str]:
@@ -63,9 +86,9 @@ def build_method(
 
     net: torch.nn.Module
     if weights:
-        from invrestore.cli.restore import _weights_file
+        from invrestore.zoo import weights_file
 
-        net = load_official_checkpoint(_weights_file(Path(weights)), model)
+        net = load_official_checkpoint(weights_file(Path(weights)), model)
     else:
         net = create_model(model, pretrained=True)
     if not isinstance(net, IRN):
@@ -94,6 +117,12 @@ def build_method(
 @click.option("--gray-as-rgb", is_flag=True, help="Load single-channel images as RGB (IRN's loader).")
 @click.option("--z", "z_mode", type=click.Choice(["random", "zero"]), default="random", help="IRN latent at test.")
 @click.option("--z-samples", type=int, default=1, help="Average metrics over this many z draws.")
+@click.option(
+    "--z-draws",
+    type=click.IntRange(min=2),
+    default=None,
+    help="Also report mean ± std over N z draws (seeds SEED … SEED+N−1) beside the single draw of --seed.",
+)
 @click.option("--temperature", type=float, default=1.0, help="Scale α of the random z.")
 @click.option("--seed", type=int, default=0, help="Seed of the z draws.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write results as JSON.")
@@ -117,6 +146,7 @@ def eval_cmd(
     gray_as_rgb: bool,
     z_mode: str,
     z_samples: int,
+    z_draws: int | None,
     temperature: float,
     seed: int,
     json_out: str | None,
@@ -139,8 +169,9 @@ def eval_cmd(
     from invrestore.data import ImageFolder, resolve_dataset
     from invrestore.evaluation import evaluate_dataset, get_protocol
     from invrestore.evaluation.paper import paper_result
-    from invrestore.models.registry import MODELS
+    from invrestore.models.registry import MODELS, list_models
 
+    list_models()  # every family registered, so that a name's family is known before dispatching
     if model is not None and model in MODELS and MODELS[model].family == "selfvae":
         from invrestore.cli.vae import eval_bpd
 
@@ -169,6 +200,11 @@ def eval_cmd(
         raise ConfigError(f"--scale must be a positive integer, got {scale}")
     if z_samples < 1:
         raise ConfigError("--z-samples must be at least 1")
+    if z_draws is not None:
+        if z_samples != 1:
+            raise ConfigError("give --z-draws N or --z-samples N, not both")
+        if model is None or z_mode == "zero":
+            raise ConfigError("--z-draws applies to IRN models with a random z (not --z zero or --method)")
     resolved = [resolve_dataset(d, data_root) for d in datasets]  # fail early on missing data
     rescaler, label = build_method(method, model, weights, z_mode, seed, scale, temperature)
     if protocol is None:
@@ -187,11 +223,19 @@ def eval_cmd(
     csv_rows: list[dict[str, Any]] = []
     click.echo(f"{label} ×{scale}, protocol {protocol}")
     lr_head = f" {'LR PSNR-Y':>10} {'LR SSIM-Y':>10}" if keys != _KEYS else ""
-    click.echo(f"{'dataset':<10} {'PSNR-Y':>8} {'SSIM-Y':>8} {'PSNR-RGB':>9} {'SSIM-RGB':>9}{lr_head}   paper (Y)")
+    draws = z_draws or z_samples
+    if z_draws:
+        click.echo(
+            f"single draw: seed {seed}; mean ± std (sample std) over {z_draws} draws: seeds {_seeds(seed, z_draws)}"
+        )
+    draw_head = f" {'PSNR-Y mean ± std':>18} {'PSNR-RGB mean ± std':>20}" if z_draws else ""
+    click.echo(
+        f"{'dataset':<10} {'PSNR-Y':>8} {'SSIM-Y':>8} {'PSNR-RGB':>9} {'SSIM-RGB':>9}{lr_head}{draw_head}   paper (Y)"
+    )
     for r in resolved:
         images = ImageFolder(list(r.files))
         runs = []
-        for k in range(z_samples):
+        for k in range(draws):
             if hasattr(rescaler, "seed"):
                 rescaler.seed = seed + k
                 rescaler.reset()
@@ -204,19 +248,22 @@ def eval_cmd(
                     device=device,
                 )
             )
+        averaged = runs if not z_draws else runs[:1]  # --z-draws: the table's numbers are the single draw's
         per_image = []
         for i, row in enumerate(runs[0].rows()):
             merged = dict(row)
             for key in keys:
-                vals = [run.rows()[i].get(key) for run in runs]
+                vals = [run.rows()[i].get(key) for run in averaged]
                 merged[key] = _avg(vals)
             per_image.append(merged)
         means: dict[str, float | None] = {}
         for key in keys:
-            means[key] = _avg([run.means.get(key) for run in runs])
+            means[key] = _avg([run.means.get(key) for run in averaged])
         paper = paper_result(label, scale, r.info.name)
+        draw_stats = _draw_stats(runs, keys, seed) if z_draws else None
         report["datasets"][r.info.name] = {
             **means,
+            **({"z_draws": draw_stats} if draw_stats is not None else {}),
             "num_images": len(per_image),
             "paper_psnr_y": paper[0] if paper else None,
             "paper_ssim_y": paper[1] if paper else None,
@@ -227,9 +274,12 @@ def eval_cmd(
         lr_txt = ""
         if keys != _KEYS:
             lr_txt = f" {_fmt(means['lr_psnr_y'], 2):>10} {_fmt(means['lr_ssim_y'], 4):>10}"
+        draw_txt = ""
+        if draw_stats is not None:
+            draw_txt = f" {_pm(draw_stats['psnr_y']):>18} {_pm(draw_stats['psnr_rgb']):>20}"
         click.echo(
             f"{r.info.name:<10} {_fmt(means['psnr_y'], 2):>8} {_fmt(means['ssim_y'], 4):>8} "
-            f"{_fmt(means['psnr_rgb'], 2):>9} {_fmt(means['ssim_rgb'], 4):>9}{lr_txt}   {ptxt}"
+            f"{_fmt(means['psnr_rgb'], 2):>9} {_fmt(means['ssim_rgb'], 4):>9}{lr_txt}{draw_txt}   {ptxt}"
         )
     if len(resolved) == 1:
         # the flat keys of the single dataset, as documented: psnr_y, ssim_y, psnr_rgb, ssim_rgb, per_image
