@@ -104,9 +104,14 @@ def conv_peak_gflops(device: torch.device, repeats: int = 5) -> float:
 def count_flops(fn: Fn, x: Tensor) -> int:
     from torch.utils.flop_counter import FlopCounterMode
 
-    with FlopCounterMode(display=False) as fc, torch.inference_mode():
-        fn(x)
-    return int(fc.get_total_flops())
+    for ctx in (torch.inference_mode, torch.no_grad):
+        try:
+            with FlopCounterMode(display=False) as fc, ctx():
+                fn(x)
+            return int(fc.get_total_flops())
+        except Exception:  # some custom autograd functions cannot run under the counter in inference mode
+            continue
+    return 0
 
 
 def _rss_bytes() -> int:
