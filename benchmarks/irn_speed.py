@@ -5,6 +5,7 @@ Usage::
     python benchmarks/irn_speed.py [--sizes 512x512 1920x1080] [--scale 4] [--repeats 3]
                                    [--paths eager channels_last fused,channels_last compile ...] [--json OUT]
                                    [--tiled-24mp] [--threads N] [--psnr N]
+                                   [--cache-check compile,fused,channels_last]
 
 For each size and each path (a comma-separated :meth:`invrestore.fast.FastOptions.parse` spec, or ``onnxruntime``
 when ``invrestore.export`` and onnxruntime are installed) it reports, for the downscale (``forward``: HR ->
@@ -18,6 +19,8 @@ is fed eager's own ``cat(y, z)``). Shipped ``irn-x{2,4}`` weights are used when 
 speed, depend on them); the input is a natural image (a shipped Kodak crop, tiled) so the differences are
 representative. ``--tiled-24mp`` adds a 6000×4000 downscale + upscale through ``invrestore.tiling``. ``--psnr N``
 measures the half-precision paths' PSNR change against float32 on ``N`` Kodak24 crops (:func:`irn_psnr_change`).
+``--cache-check PATH`` times the first call (compilation) of PATH at 128² in two fresh processes sharing one empty
+compile cache (cold, then warm).
 """
 
 from __future__ import annotations
@@ -422,6 +425,40 @@ def tiled_24mp(scale: int, paths: list[str], device: torch.device) -> list[dict[
     return rows
 
 
+_CHILD = """
+import sys, time, torch
+from invrestore.fast import FastOptions, irn_functions
+from invrestore.models import create_model
+scale, size, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+net = create_model(f"irn-x{scale}").eval()
+fwd, inv = irn_functions(net, FastOptions.parse(path), torch.device("cpu"))
+x = torch.rand(1, 3, size, size)
+t0 = time.perf_counter(); out = fwd(x); t1 = time.perf_counter(); inv(out); t2 = time.perf_counter()
+print(f"{t1 - t0:.2f} {t2 - t1:.2f}")
+"""
+
+
+def compile_cache_check(scale: int, size: int, path: str) -> dict[str, Any]:
+    """First-call seconds (compile included) of two fresh processes sharing one empty compile cache: the first
+    compiles from scratch, the second should reuse the on-disk artefacts."""
+    import sys
+    import tempfile
+
+    env = dict(os.environ, INVRESTORE_COMPILE_CACHE=tempfile.mkdtemp(prefix="invrestore-cc-"))
+    env.pop("TORCHINDUCTOR_CACHE_DIR", None)
+    out: dict[str, Any] = {"path": path, "size": f"{size}x{size}", "scale": scale}
+    for run in ("cold", "warm"):
+        res = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(scale), str(size), path], env=env, capture_output=True, text=True
+        )
+        if res.returncode:
+            out[run] = f"failed: {res.stderr.strip().splitlines()[-1] if res.stderr.strip() else res.returncode}"
+            continue
+        down, up = (float(v) for v in res.stdout.split()[-2:])
+        out[f"{run}_downscale_first_call_s"], out[f"{run}_upscale_first_call_s"] = down, up
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", nargs="+", default=["512x512", "1920x1080"], help="WxH sizes of the HR image")
@@ -432,6 +469,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--tiled-24mp", action="store_true", help="also a 6000×4000 image through invrestore.tiling")
     ap.add_argument("--psnr", type=int, default=0, help="half-precision PSNR change on N Kodak24 crops")
+    ap.add_argument("--cache-check", default=None, metavar="PATH", help="compile time of a cold and a warm process")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     if args.threads:
@@ -462,6 +500,9 @@ def main() -> None:
         results["sizes"][f"{w}x{h}"] = rows
     results["conv_peak_gflops"] = round(max(peak_before, conv_peak_gflops(device)), 1)
     results["info"]["load_avg_1min_end"] = os.getloadavg()[0]
+    if args.cache_check:
+        results["compile_cache"] = compile_cache_check(args.scale, 128, args.cache_check)
+        print(json.dumps({"compile_cache": results["compile_cache"]}), flush=True)
     if args.psnr:
         results["psnr"] = irn_psnr_change(args.scale, paths, args.psnr, device)
         print(json.dumps({"psnr": results["psnr"]}), flush=True)
