@@ -218,3 +218,29 @@ def test_files_of_unknown_layout_get_one_line(tmp_path: Path) -> None:
         invrestore.load("irn-x4", weights=invrestore.zoo.resolve_weights("irn-x2"))
     with pytest.raises(ConfigError, match="device"):
         invrestore.load("irn-x2", device="banana")
+
+
+def test_large_images_go_through_tiles_with_the_whole_image_result(irn: Rescaler) -> None:
+    tiling = pytest.importorskip("invrestore.tiling")
+    if not hasattr(tiling, "ZField"):
+        pytest.skip("tiling layer without ZField")
+    x = _img(96, 80)
+    irn.tile = None
+    try:
+        y_whole, z = irn.downscale(x)
+        assert z is not None
+        field = tiling.ZField(9, seed=3)
+        hr_whole = irn.upscale(y_whole, field.full(48, 40))
+        irn.tile, irn.max_memory = "auto", 2_000_000  # a budget this image exceeds: tiles
+        y_tiled, z_tiled = irn.downscale(x)
+        assert z_tiled is None  # not kept in tiles
+        assert (y_tiled - y_whole).abs().max() <= 1 / 255 + 1e-6 and (y_tiled != y_whole).float().mean() < 0.01
+        hr_tiled = irn.upscale(y_whole, seed=3)
+        torch.testing.assert_close(hr_tiled, hr_whole, rtol=0, atol=2e-3)
+        r = invrestore.load("dncnn-s-denoise25")
+        r.tile = None
+        whole = r.restore(x)
+        r.tile = 32
+        torch.testing.assert_close(r.restore(x), whole, rtol=0, atol=1e-4)
+    finally:
+        irn.tile, irn.max_memory = "auto", None

@@ -48,7 +48,7 @@ class Rescaler(Protocol):
 
     scale: int
 
-    def downscale(self, x: Any) -> tuple[Any, Tensor]:
+    def downscale(self, x: Any) -> tuple[Any, Tensor | None]:
         """``x`` (HR image) -> ``(y, z)``: the 8-bit LR image (same kind as ``x``) and the latent tensor."""
         ...
 
@@ -190,13 +190,30 @@ def _model_device(net: nn.Module) -> torch.device:
     return p.device if p is not None else torch.device("cpu")
 
 
+_TILING_API = ("auto_tile", "irn_downscale", "irn_upscale", "irn_kind", "ZField", "tiled_restore", "restore_kind")
+
+
 def _tiling() -> Any:
-    """The tiling module when it is installed (large images in bounded memory), else None."""
+    """The tiling module when it is installed (large images in bounded memory), else None (whole images)."""
     try:
         import invrestore.tiling as tiling
     except ImportError:
         return None
-    return tiling
+    return tiling if all(hasattr(tiling, n) for n in _TILING_API) else None
+
+
+def _tile_for(owner: Any, kind: str, h: int, w: int, align: int) -> int | None:
+    """The tile size for an ``h × w`` input of ``kind``: ``owner.tile`` when it is a number, else (``"auto"``)
+    the tiling layer's choice for ``owner.max_memory`` (None: the whole image fits, or no tiling layer)."""
+    tiling = _tiling()
+    if tiling is None or owner.tile is None:
+        return None
+    if owner.tile != "auto":
+        return int(owner.tile)
+    tile: int | None = tiling.auto_tile(
+        kind, h, w, max_memory=owner.max_memory, align=align, device=_model_device(owner.model)
+    )
+    return tile
 
 
 # -- the wrappers --------------------------------------------------------------------------------------------------
@@ -214,6 +231,11 @@ class ImageRescaler:
         self.model: Any = model.eval()
         self.name = name
         self.scale = int(getattr(model, "scale", 1))
+        #: ``"auto"``: tile an image only when its estimated memory exceeds ``max_memory``; an int: always tile
+        #: with that tile size (HR pixels for downscale, LR for upscale); None: always whole.
+        self.tile: int | str | None = "auto"
+        #: Memory budget in bytes for ``tile="auto"`` (None: the tiling layer's default).
+        self.max_memory: int | None = None
 
     def __repr__(self) -> str:
         return f"ImageRescaler({self.name!r}, scale={self.scale})"
@@ -222,17 +244,31 @@ class ImageRescaler:
     def device(self) -> torch.device:
         return _model_device(self.model)
 
-    def downscale(self, x: Any) -> tuple[Any, Tensor]:
+    def downscale(self, x: Any) -> tuple[Any, Tensor | None]:
         """HR image -> ``(y, z)``: the 8-bit-quantised LR image (same kind as ``x``; ``ceil(H/s)×ceil(W/s)``) and
-        the latent ``z`` (a tensor ``(B, C_z, h, w)``). Single-channel inputs are run as RGB: ``y`` is RGB."""
+        the latent ``z`` (a tensor ``(B, C_z, h, w)``; None when the image was too large and went through tiles).
+        Single-channel inputs are run as RGB: ``y`` is RGB."""
         t, like = to_tensor(x)
         if t.shape[1] == 1:
             t = t.expand(-1, 3, -1, -1)
-        with torch.no_grad():
-            y, z = self.model.downscale(_pad(t.to(self.device), self.scale))
         if like.kind == "pil" and like.mode == "L":
             like.mode = "RGB"
+        tp = _pad(t, self.scale)
+        tile = self._tile("down", tp)
+        if tile is not None:  # too large for memory at once: the LR in tiles; z is not kept (upscale draws one)
+            y = _tiling().irn_downscale(self.model, tp, tile=tile, device=self.device)
+            return from_tensor(y, like), None
+        with torch.no_grad():
+            y, z = self.model.downscale(tp.to(self.device))
         return from_tensor(y, like), z
+
+    def _tile(self, direction: str, t: Tensor) -> int | None:
+        from invrestore.models.irn.model import IRN
+
+        if t.shape[0] != 1 or not isinstance(self.model, IRN) or _tiling() is None:
+            return None
+        kind = _tiling().irn_kind(self.model, direction)
+        return _tile_for(self, kind, int(t.shape[-2]), int(t.shape[-1]), self.scale if direction == "down" else 1)
 
     def upscale(
         self,
@@ -255,6 +291,21 @@ class ImageRescaler:
         t = t.to(self.device)
         if generator is None and seed is not None:
             generator = torch.Generator(device=self.device).manual_seed(int(seed))
+        tile = self._tile("up", t) if z is None else None
+        if tile is not None:  # in tiles, z from the tiling layer's seeded field (the same for any tiling)
+            tiling = _tiling()
+            if seed is None:
+                seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+            field = tiling.ZField(
+                int(self.model.out_channels) - int(self.model.in_channels),
+                seed=int(seed),
+                temperature=temperature,
+                mode="zero" if temperature == 0 else "random",
+            )
+            out = tiling.irn_upscale(self.model, t, field, tile=tile, device=self.device)
+            if size is not None:
+                out = out[..., : int(size[0]), : int(size[1])]
+            return from_tensor(out.clamp(0, 1), like)
         with torch.no_grad():
             if z is not None:
                 out = self.model.upscale(t, z.to(self.device, t.dtype))
@@ -292,6 +343,10 @@ class ImageRestorer:
         self.name = name
         self.task = task
         self.pix2pix_eval_mode = pix2pix_eval_mode  # None: not a pix2pix generator
+        #: ``"auto"``: tile only images whose estimated memory exceeds ``max_memory``; an int: always tile with
+        #: that size; None: always whole. Models normalising with whole-image statistics always run whole.
+        self.tile: int | str | None = "auto"
+        self.max_memory: int | None = None
 
     def __repr__(self) -> str:
         return f"ImageRestorer({self.name!r}, task={self.task!r})"
@@ -311,6 +366,11 @@ class ImageRestorer:
         from invrestore.models.pix2pix.model import restore as pix2pix_restore
 
         h, w = y.shape[-2:]
+        if self.needs_sigma and sigma is None:
+            raise ConfigError(f"{self.name} needs the noise level of the input: pass sigma= (0–255 scale)")
+        tiled = self._tiled(y, sigma)
+        if tiled is not None:
+            return tiled
         y = y.to(self.device)
         with torch.no_grad():
             if self.pix2pix_eval_mode is not None:
@@ -324,6 +384,35 @@ class ImageRestorer:
                 out = self.model(yp)
         result: Tensor = out[..., :h, :w].clamp(0, 1)
         return result
+
+    def _tiled(self, y: Tensor, sigma: float | None) -> Tensor | None:
+        """The tiled result when the tiling layer says this image needs tiles, else None."""
+        tiling = _tiling()
+        if tiling is None or y.shape[0] != 1 or self.pix2pix_eval_mode is False:
+            return None  # pix2pix train-mode inference normalises with the whole image: never tiled
+        multiple = int(getattr(self.model, "multiple", 1))
+        kind = tiling.restore_kind(self.name)
+        tile = _tile_for(self, kind, int(y.shape[-2]), int(y.shape[-1]), multiple)
+        if tile is None:
+            return None
+        if self.pix2pix_eval_mode:
+            from invrestore.models.pix2pix.model import restore as pix2pix_restore
+
+            def fn(t: Tensor) -> Tensor:
+                out: Tensor = pix2pix_restore(self.model, t, eval_mode=True)
+                return out
+
+        elif self.needs_sigma:
+            assert sigma is not None
+
+            def fn(t: Tensor) -> Tensor:
+                out: Tensor = self.model(t, sigma / 255.0)
+                return out
+
+        else:
+            fn = self.model
+        out: Tensor = tiling.tiled_restore(fn, y, multiple=multiple, tile=tile, device=self.device, kind=kind)
+        return out.clamp(0, 1)
 
     def restore(self, y: Any, *, task: str | None = None, sigma: float | None = None) -> Any:
         """Degraded image -> restored image (same kind as ``y``).
