@@ -48,13 +48,17 @@ def _run(config: str, sets: list[str], steps: int, threads: int, run_dir: Path) 
         cmd += ["--set", x]
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed")
     recs = [json.loads(ln) for ln in (run_dir / "metrics.jsonl").read_text().splitlines() if ln.strip()]
     recs = [r for r in recs if r.get("kind") == "train"]
     a, b = recs[0], recs[-1]
     rate = (b["step"] - a["step"]) / max(b["time"] - a["time"], 1e-9)
-    return {"rate": rate, "wall": wall, "losses": [r["loss"] for r in recs if "loss" in r]}
+    losses = [r["loss"] for r in recs if "loss" in r] or [r.get("g", r.get("nelbo", 0.0)) for r in recs]
+    return {"rate": rate, "wall": wall, "losses": losses, "peak_rss_mib": usage.ru_maxrss / 1024}
 
 
 def _gap(a: list[float], b: list[float]) -> tuple[float, float]:
@@ -73,13 +77,19 @@ def compare(args: argparse.Namespace) -> None:
     arms = {"eager": list(args.overrides), "fast": [*args.overrides, *fast]}
     rates: dict[str, list[float]] = {k: [] for k in arms}
     losses: dict[str, list[float]] = {}
+    rss: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="speed-") as tmp:
         for r in range(args.repeats):
             for name, sets in arms.items():
                 res = _run(args.config, sets, args.steps, args.threads, Path(tmp) / f"{name}{r}")
                 rates[name].append(float(res["rate"]))  # type: ignore[arg-type]
                 losses.setdefault(name, res["losses"])  # type: ignore[arg-type]
-                print(f"  {name} #{r}: {res['rate']:.3f} steps/s ({res['wall']:.0f} s wall)", flush=True)
+                rss[name] = max(rss.get(name, 0.0), float(res["peak_rss_mib"]))  # type: ignore[arg-type]
+                print(
+                    f"  {name} #{r}: {res['rate']:.3f} steps/s ({res['wall']:.0f} s wall, "
+                    f"peak RSS {res['peak_rss_mib']:.0f} MiB)",
+                    flush=True,
+                )
         if not args.no_seed_arm:
             seed = _run(args.config, [*args.overrides, "train.seed=11"], args.steps, args.threads, Path(tmp) / "s")
             losses["seed+1"] = seed["losses"]  # type: ignore[assignment]
@@ -92,6 +102,7 @@ def compare(args: argparse.Namespace) -> None:
         "cpu": cpu_name(),
         "torch": torch.__version__,
         "rates": rates,
+        "peak_rss_mib": rss,
         "ratio_min": min(ratios),
         "ratio_median": statistics.median(ratios),
         "fast_vs_eager": _gap(losses["eager"], losses["fast"]),
