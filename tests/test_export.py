@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -27,10 +28,10 @@ if "export" not in cli.commands:  # until cli/main.py registers it
     cli.add_command(_export_cmd)
 
 
-def tiny_irn(seed: int = 0, **kw: object) -> IRN:
+def tiny_irn(seed: int = 0, **kw: Any) -> IRN:
     """A small IRN whose weights are perturbed away from the (near-identity) initialisation."""
     torch.manual_seed(seed)
-    net = IRN(**{"scale": 2, "blocks": [1], **kw})  # type: ignore[arg-type]
+    net = IRN(**{"scale": 2, "blocks": [1], **kw})
     with torch.no_grad():
         for p in net.parameters():
             if p.requires_grad:
@@ -127,7 +128,7 @@ def test_check_onnx_without_onnxruntime_says_what_to_install(
 @pytest.mark.parametrize(
     "kw", [{"scale": 3, "blocks": 1, "downsampling": "learnable"}, {"scale": 4, "blocks": 1, "down_first": True}]
 )
-def test_export_modules_equal_eager_for_every_variant(kw: dict[str, object]) -> None:
+def test_export_modules_equal_eager_for_every_variant(kw: dict[str, Any]) -> None:
     """What is traced (log-det free, IRN_LD's inverse matrix precomputed) is the eager forward and inverse."""
     net = tiny_irn(**kw)
     s = net.scale
