@@ -27,6 +27,27 @@ def _quantize(x: torch.Tensor) -> torch.Tensor:
     return torch.floor(x.clamp(0, 1) * 255 + 0.5) / 255
 
 
+class _Recorder:
+    """Passes a rescaling method through and keeps the LR and SR it produced, so that each image is run once."""
+
+    def __init__(self, method: Any) -> None:
+        self.method = method
+        self.lr = torch.empty(0)
+        self.sr = torch.empty(0)
+
+    def downscale(self, x: torch.Tensor, scale: int) -> torch.Tensor:
+        with torch.no_grad():
+            self.lr = self.method.downscale(x, scale)
+        return self.lr
+
+    def upscale(self, y: torch.Tensor, scale: int) -> torch.Tensor:
+        with torch.no_grad():
+            self.sr = self.method.upscale(y, scale)
+        if hasattr(self.method, "reset"):
+            self.method.reset()
+        return self.sr
+
+
 @click.command("demo")
 @click.option("-o", "--output", type=click.Path(file_okay=False), default="demo_out", help="Output folder.")
 @click.option("--scale", type=click.IntRange(2, 8), default=4, show_default=True, help="Rescaling factor (2..8).")
@@ -75,17 +96,15 @@ def demo(output: str, scale: int) -> None:
             lr_panels: list[torch.Tensor] = []
             sr_panels: list[torch.Tensor] = []
             for mname, method in methods:
-                r = proto.evaluate(hr, method, scale, name=f.stem)
+                rec = _Recorder(method)
+                r = proto.evaluate(hr, rec, scale, name=f.stem)  # type: ignore[arg-type]
                 totals[mname][0] += r.psnr_y
                 totals[mname][1] += r.psnr_rgb if r.psnr_rgb is not None else float("nan")
                 rgb = f"{r.psnr_rgb:.2f}" if r.psnr_rgb is not None else "-"
                 line += f"{r.psnr_y:>15.2f}/{r.ssim_y:.4f}/{rgb:>6}"
-                with torch.no_grad():
-                    x = hr.unsqueeze(0).double()
-                    lr = _quantize(method.downscale(x, scale))
-                    sr = method.upscale(lr, scale)[0].clamp(0, 1).float()
-                    if hasattr(method, "reset"):
-                        method.reset()
+                # the images the scores were computed from (the protocol's own LR and reconstruction)
+                lr = _quantize(rec.lr.float())
+                sr = rec.sr[0].clamp(0, 1).float()
                 lr_big = torch.nn.functional.interpolate(lr.float(), scale_factor=scale, mode="nearest")[0]
                 lr_panels.append(lr_big.clamp(0, 1))
                 for path, img in (
