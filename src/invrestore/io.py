@@ -369,6 +369,11 @@ def read_image_uint(
     except OSError:
         bit_depth = None  # _open reports the problem
     arr: np.ndarray
+    if bit_depth is not None:
+        # Pillow does not check the CRC of image-data chunks while decoding: a damaged chunk length or data can
+        # decode to a silently wrong image. Verify every chunk checksum first (fast: no decompression).
+        with _open(path) as check:
+            check.verify()
     with _open(path) as opened:
         if opened.mode in _UNSUPPORTED_MODES and not (opened.mode == "I" and bit_depth == 16):
             raise ImageReadError(path, _UNSUPPORTED_MODES[opened.mode])
