@@ -93,7 +93,13 @@ def _plan(images: tuple[str, ...], output: str, kw: dict[str, Any], desc: str, *
     "--weights", type=click.Path(dir_okay=False), default=None, help="Trained weights (with tables); default: shipped."
 )
 @batch_options
-@click.option("--device", default="cpu", show_default=True, help="auto, cpu, cuda, cuda:1 (coding tables run on CPU).")
+@click.option(
+    "--device",
+    default="cpu",
+    show_default=True,
+    help="auto, cpu, cuda, cuda:1. Decode on the same kind of device as the encoder: the entropy model's rounding "
+    "may differ between devices.",
+)
 @click.option(
     "--max-memory",
     default="auto",
@@ -113,10 +119,10 @@ def compress(images: tuple[str, ...], output: str, model: str, weights: str | No
         if max(h, w) > 65535:
             raise ConfigError(f"{job.src} is {w}×{h}; the container stores sides up to 65535")
         inf.check_memory(f"compressing {job.src} ({w}×{h})", CODEC_BYTES_PER_PIXEL * w * h)
-    codec = _codec(model, weights)
+    codec = _codec(model, weights).to(inf.device)
 
     def work(job: Job) -> str:
-        x = read_image(job.src, mode="rgb")
+        x = read_image(job.src, mode="rgb").to(inf.device)
         h, w = x.shape[-2:]
         bits = codec.compress(x.unsqueeze(0))
         est = codec(x.unsqueeze(0))
@@ -154,7 +160,9 @@ def _inference(kw: dict[str, Any]) -> Inference:
     help="Weights of the model in the file (default: its shipped weights).",
 )
 @batch_options
-@click.option("--device", default="cpu", show_default=True, help="auto, cpu, cuda, cuda:1.")
+@click.option(
+    "--device", default="cpu", show_default=True, help="auto, cpu, cuda, cuda:1 (the device the file was written on)."
+)
 @click.option(
     "--max-memory",
     default="auto",
@@ -189,7 +197,7 @@ def decompress(files: tuple[str, ...], output: str, weights: str | None, **kw: A
         data, bits = parsed[job.src]
         if bits.model not in codecs:
             try:
-                codecs[bits.model] = _codec(bits.model, weights)
+                codecs[bits.model] = _codec(bits.model, weights).to(inf.device)
             except ConfigError as e:
                 raise InvalidBitstream(
                     f"'{job.src}' was written by model '{bits.model}', which is not available: {e}"
@@ -201,7 +209,7 @@ def decompress(files: tuple[str, ...], output: str, weights: str | None, **kw: A
                 f"{weights or 'the shipped ones'} (config hash {bits.config_hash.hex()} ≠ {codec.config_hash().hex()})"
             )
         x_hat = codec.decompress(bits, max_pixels=max_pixels)
-        write_image(job.dst, x_hat[0])
+        write_image(job.dst, x_hat[0].cpu())
         h, w = bits.image_size
         return f"{job.src} ({len(data)} bytes, {8.0 * len(data) / (h * w):.4f} bpp) -> {job.dst} ({w}×{h})"
 

@@ -3,8 +3,14 @@ IRAE, a baseline (DnCNN, FFDNet, U-Net, AR-CNN) or a pix2pix generator.
 
 Inputs are degraded images, or (``--degrade``) clean images that are first degraded with a seeded degradation; then
 the degraded image is written too and the PSNR of the restored (and of the degraded) image against the clean input
-is printed. Any size works: the input is padded (reflect) to the model's multiple and the output cropped back.
+is printed. Any size works: the input is padded (reflect) to the model's multiple and the output cropped back, and
+an image whose activations would exceed ``--max-memory`` is processed in tiles (see ``docs/tiling.md``; tiles
+overlap by the model's measured receptive field, so the result equals the whole-image one within one 8-bit level).
+pix2pix's default train-mode inference normalises with whole-image statistics and is never tiled: an explicit
+``--tile`` is refused and automatic tiling falls back to the whole image with a warning.
 Greyscale inputs run as RGB and come back grey; alpha is dropped. Outputs are 8-bit PNGs, written atomically.
+Each image's ``--seed`` is reset per image, so results do not depend on the batch or on ``torchrun`` sharding.
+Batch semantics (inputs as files, folders, globs; ``--resume``; ``torchrun``) are those of :mod:`invrestore.batch`.
 """
 
 from __future__ import annotations
