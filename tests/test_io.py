@@ -144,3 +144,138 @@ def test_write_replaces_existing_file_atomically(tmp_path: Path) -> None:
     write_image(p, torch.ones(3, 4, 4))
     assert read_image(p).min() == 1.0
     assert [q.name for q in tmp_path.iterdir()] == ["a.png"]
+
+
+# -- pixel limit, probe, atomic writes (issue 19) ---------------------------------------------------------------------
+def _png_claiming(path: Path, w: int, h: int) -> None:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    idat = chunk(b"IDAT", zlib.compress(b"\0" * 64))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + idat + chunk(b"IEND", b""))
+
+
+def test_pixel_limit_is_ours_configurable_and_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from invrestore.errors import ConfigError, ImageTooLargeError
+    from invrestore.io import DEFAULT_MAX_PIXELS, get_max_pixels, image_size, probe_image, set_max_pixels
+
+    big = tmp_path / "big.png"
+    _png_claiming(big, 30000, 30000)
+    for fn in (read_image, probe_image, image_size, read_png_text):
+        with pytest.raises(ImageTooLargeError, match="INVRESTORE_MAX_PIXELS=900000000"):
+            fn(big)
+    small = tmp_path / "s.png"
+    write_image(small, torch.rand(3, 6, 8))
+    assert get_max_pixels() == DEFAULT_MAX_PIXELS
+    monkeypatch.setenv("INVRESTORE_MAX_PIXELS", "47")
+    with pytest.raises(ImageTooLargeError, match=r"8×6 = 0\.0 MP"):
+        read_image(small)
+    monkeypatch.setenv("INVRESTORE_MAX_PIXELS", "48")
+    assert read_image(small).shape == (3, 6, 8)
+    monkeypatch.setenv("INVRESTORE_MAX_PIXELS", "lots")
+    with pytest.raises(ConfigError, match="INVRESTORE_MAX_PIXELS"):
+        read_image(small)
+    monkeypatch.delenv("INVRESTORE_MAX_PIXELS")
+    try:
+        set_max_pixels(10)
+        with pytest.raises(ImageTooLargeError):
+            image_size(small)
+        with pytest.raises(ConfigError):
+            set_max_pixels(0)
+    finally:
+        set_max_pixels(None)
+    monkeypatch.setenv("INVRESTORE_MAX_PIXELS", str(10**9))  # above the claim: Pillow must not refuse it first
+    with pytest.raises(ImageReadError, match=r"truncated|corrupt") as e:
+        read_image(big)
+    assert not isinstance(e.value, ImageTooLargeError)
+
+
+def test_probe_image_checks_data_cheaply(tmp_path: Path) -> None:
+    from invrestore.io import probe_image
+
+    rng = np.random.default_rng(0)
+    img = Image.fromarray(rng.integers(0, 256, (20, 30, 3), dtype=np.uint8))
+    for ext, fmt in ((".png", "PNG"), (".jpg", "JPEG")):
+        good = tmp_path / f"good{ext}"
+        img.save(good, format=fmt)
+        assert probe_image(good) == (30, 20, "RGB")
+        data = good.read_bytes()
+        bad = tmp_path / f"bad{ext}"
+        bad.write_bytes(data[: len(data) * 2 // 3])
+        with pytest.raises(ImageReadError, match="truncated"):
+            probe_image(bad)
+    img.convert("P").save(tmp_path / "p.png")
+    assert probe_image(tmp_path / "p.png") == (30, 20, "P")
+    Image.fromarray(np.zeros((4, 4), np.float32)).save(tmp_path / "f.tiff")
+    with pytest.raises(ImageReadError, match="floating-point"):
+        probe_image(tmp_path / "f.tiff")
+
+
+def test_damaged_png_chunk_is_refused_not_decoded_wrongly(tmp_path: Path) -> None:
+    good = tmp_path / "g.png"
+    write_image(good, torch.rand(3, 6, 5, generator=torch.Generator().manual_seed(0)))
+    data = bytearray(good.read_bytes())
+    pos = data.index(b"IDAT") - 1  # low byte of the IDAT length
+    data[pos] -= 1
+    bad = tmp_path / "b.png"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ImageReadError, match="corrupt"):
+        read_image(bad)
+
+
+def test_atomic_write_removes_its_tmp_on_any_exit(tmp_path: Path) -> None:
+    import os
+
+    from invrestore.io import atomic_write
+
+    dst = tmp_path / "x.bin"
+    for exc in (ValueError("boom"), KeyboardInterrupt()):
+        with pytest.raises(type(exc)), atomic_write(dst) as fh:
+            fh.write(b"partial")
+            assert (tmp_path / f".x.bin.tmp-{os.getpid()}").exists()
+            raise exc
+        assert list(tmp_path.iterdir()) == []
+    with atomic_write(dst) as fh:
+        fh.write(b"done")
+    assert dst.read_bytes() == b"done" and [p.name for p in tmp_path.iterdir()] == ["x.bin"]
+
+
+def test_stale_tmps_of_dead_processes_are_cleaned(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from invrestore.io import clean_stale_tmps
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    stale = tmp_path / f".a.png.tmp-{dead_pid}"
+    mine = tmp_path / f".b.png.tmp-{os.getpid()}"
+    other = tmp_path / ".c.png.tmp-x"
+    for p in (stale, mine, other):
+        p.write_bytes(b"x")
+    assert clean_stale_tmps(tmp_path) == [stale]
+    assert not stale.exists() and mine.exists() and other.exists()
+
+
+def test_write_errors_are_one_actionable_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import os
+
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ImageWriteError, match="is not a folder"):
+        write_image(tmp_path / "afile" / "x.png", torch.rand(3, 4, 4))
+    with pytest.raises(ImageWriteError, match="does not exist"):
+        write_image(tmp_path / "nope" / "x.png", torch.rand(3, 4, 4))
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(ImageWriteError, match="disk is full"):
+        write_image(tmp_path / "x.png", torch.rand(3, 4, 4))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
