@@ -306,3 +306,42 @@ def test_unexpected_exceptions_become_one_internal_error_line() -> None:
     err = FileNotFoundError(2, "No such file or directory", "/nope/x.png")
     assert describe_exception(err) == "error: No such file or directory: '/nope/x.png'"
     assert "INVRESTORE_MAX_PIXELS" in describe_exception(Image.DecompressionBombError("too big"))
+
+
+@pytest.mark.parametrize(
+    "exc,expect",
+    [
+        (MemoryError(), "out of memory"),
+        (RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 9 GB"), "--tile 256"),
+        (OSError(28, "No space left on device", "out/x.png"), "disk is full"),
+        (PermissionError(13, "Permission denied", "out/x.png"), "permission"),
+        (KeyError("surprise"), "internal error: KeyError"),
+    ],
+)
+def test_failures_inside_a_command_are_one_line(
+    exc: BaseException, expect: str, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import invrestore.cli.rescale as rescale
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise exc
+
+    monkeypatch.setattr(rescale, "load_irn", boom)
+    out = tmp_path / "out"
+    res = _run(["downscale", *IMAGE_COMMANDS["downscale"](str(corpus / "odd.png"), out)])
+    _assert_clean_failure(res, out)
+    assert expect in res.stderr
+    assert res.exit_code == 1
+
+
+def test_debug_mode_shows_the_traceback(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import invrestore.cli.rescale as rescale
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(rescale, "load_irn", boom)
+    res = CliRunner().invoke(
+        cli, ["downscale", str(corpus / "odd.png"), "-o", str(tmp_path / "o")], env={"INVRESTORE_DEBUG": "1"}
+    )
+    assert isinstance(res.exception, KeyError)
