@@ -244,3 +244,17 @@ def test_large_images_go_through_tiles_with_the_whole_image_result(irn: Rescaler
         torch.testing.assert_close(r.restore(x), whole, rtol=0, atol=1e-4)
     finally:
         irn.tile, irn.max_memory = "auto", None
+
+
+def test_irn_color_is_a_rescaler_from_colour_to_grey_and_back() -> None:
+    m = invrestore.load("irn-color")
+    x = _img(16, 16)
+    gray, z = m.downscale(x)
+    assert gray.shape == (1, 16, 16) and z is not None
+    net = create_model("irn-color", pretrained=True)
+    with torch.no_grad():
+        ref, _ = net.downscale(x.unsqueeze(0))
+    assert torch.equal(gray, ref[0])
+    assert (m.upscale(gray, z) - x).abs().max() < 0.02  # the 8-bit grey, then the exact inverse
+    pil, _ = m.downscale(Image.fromarray(_u8(x)))
+    assert isinstance(pil, Image.Image) and pil.mode == "L"

@@ -284,7 +284,9 @@ class ImageRescaler:
         ``generator`` (or a generator seeded with ``seed``; else torch's global RNG); ``temperature=0`` is z = 0.
         ``size=(H, W)`` crops the result to the original HR size (of an input that was padded to the scale)."""
         t, like = to_tensor(y)
-        if t.shape[1] == 1:
+        from invrestore.models.irn.model import IRN
+
+        if t.shape[1] == 1 and isinstance(self.model, IRN):  # IRN's LR is RGB; IRN_color's is grey
             t = t.expand(-1, 3, -1, -1)
         if not math.isfinite(temperature) or temperature < 0:
             raise ConfigError(f"temperature must be a finite number ≥ 0, got {temperature}")
