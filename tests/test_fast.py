@@ -22,8 +22,9 @@ def _randomize(module: nn.Module, seed: int = 0, std: float = 0.05) -> nn.Module
     # Fresh DenseBlocks end in a zero conv (identity couplings); random weights make every path do real work.
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * std)
+        for name, p in module.named_parameters():
+            if not name.endswith("haar_weights"):  # the Haar filters are fixed in every IRN
+                p.copy_(torch.randn(p.shape, generator=g) * std)
     return module
 
 
@@ -224,3 +225,38 @@ def test_compile_cache_dir_default_and_override(monkeypatch: pytest.MonkeyPatch,
 def test_unsupported_device_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="not on meta"):
         optimize(lambda t: t, FastOptions(dtype="bfloat16"), device=torch.device("meta"))
+
+
+def test_fast_haar_equals_the_module() -> None:
+    from invrestore.fast import _haar_forward, _haar_inverse
+    from invrestore.nn.haar import HaarDownsampling
+
+    haar = HaarDownsampling(3)
+    x = torch.rand(2, 3, 10, 14)
+    with torch.inference_mode():
+        y = haar(x)[0]
+        torch.testing.assert_close(_haar_forward(x), y, rtol=0, atol=1e-7)
+        torch.testing.assert_close(_haar_inverse(y), haar.inverse(y)[0], rtol=0, atol=1e-7)
+        xc = x.contiguous(memory_format=torch.channels_last)
+        torch.testing.assert_close(_haar_forward(xc), y, rtol=0, atol=1e-7)
+
+
+def test_irn_x4_two_haar_levels_channels_last() -> None:
+    torch.manual_seed(0)
+    net = _randomize(IRN(scale=4, blocks=[1, 1], gc=8), std=0.1).eval()
+    x = _image(16, 24)
+    out_ref, x_ref = _eager_irn(net, x)
+    forward, inverse = irn_functions(net, FastOptions(channels_last=True, fused=True), CPU)
+    torch.testing.assert_close(forward(x), out_ref, rtol=0, atol=1e-4)
+    torch.testing.assert_close(inverse(out_ref), x_ref, rtol=0, atol=1e-4)
+
+
+def test_irn_nonstandard_haar_filters_are_honoured() -> None:
+    net = _tiny_irn()
+    with torch.no_grad():
+        net.operations[0].haar_weights.mul_(0.5)  # a (hypothetical) modified transform: the module itself runs
+    x = _image()
+    out_ref, x_ref = _eager_irn(net, x)
+    forward, inverse = irn_functions(net, FastOptions(fused=True), CPU)
+    torch.testing.assert_close(forward(x), out_ref, rtol=0, atol=1e-4)
+    torch.testing.assert_close(inverse(out_ref), x_ref, rtol=0, atol=1e-4)

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from invrestore.errors import ConfigError
 from invrestore.nn.coupling import InvBlock
+from invrestore.nn.haar import HaarDownsampling, haar_filters
 from invrestore.nn.subnets import DenseBlock
 
 if TYPE_CHECKING:
@@ -248,7 +249,35 @@ def _full_precision(device: torch.device, active: bool) -> Iterator[None]:
         yield
 
 
-def _irn_forward(net: IRN, x: Tensor, sub: Callable[[nn.Module, Tensor], Tensor], low: bool) -> Tensor:
+def _haar_forward(x: Tensor) -> Tensor:
+    # HaarDownsampling.forward without the grouped stride-2 convolution (slow in oneDNN: ~0.1 s per level at 512²
+    # on 2 cores, against ~1 ms for these additions); same values, band-major channel order [LL | F1 | F2 | F3].
+    b, c, h, w = x.shape
+    a, bb, cc, d = torch.nn.functional.pixel_unshuffle(x, 2).view(b, c, 4, h // 2, w // 2).unbind(2)
+    return torch.cat(((a + bb + cc + d) / 4, (a - bb + cc - d) / 4, (a + bb - cc - d) / 4, (a - bb - cc + d) / 4), 1)
+
+
+def _haar_inverse(y: Tensor) -> Tensor:
+    # HaarDownsampling.inverse without conv_transpose2d: rebuild the 2×2 blocks and interleave them.
+    b, c4, h, w = y.shape
+    ll, f1, f2, f3 = y.chunk(4, 1)
+    blocks = torch.stack((ll + f1 + f2 + f3, ll - f1 + f2 - f3, ll + f1 - f2 - f3, ll - f1 - f2 + f3), 2)
+    return torch.nn.functional.pixel_shuffle(blocks.reshape(b, c4, h, w), 2)
+
+
+def _standard_haar(net: IRN) -> set[int]:
+    """ids of the Haar modules whose (frozen) filters are the standard ones, which the addition form reproduces."""
+    out = set()
+    for op in net.operations:
+        if type(op) is HaarDownsampling:
+            w = op.haar_weights
+            ref = torch.cat([haar_filters()] * op.channels, 0).to(device=w.device, dtype=w.dtype)
+            if torch.equal(w.detach(), ref):
+                out.add(id(op))
+    return out
+
+
+def _irn_forward(net: IRN, x: Tensor, sub: Callable[[nn.Module, Tensor], Tensor], low: bool, haar: set[int]) -> Tensor:
     # InvBlock.forward operation for operation, with the subnets run through ``sub`` (fused and/or autocast, then
     # back to float32); every other operation (Haar, learnable downsampling) runs as is, in float32.
     for op in net.operations:
@@ -258,13 +287,16 @@ def _irn_forward(net: IRN, x: Tensor, sub: Callable[[nn.Module, Tensor], Tensor]
             s = op.scale_fn(sub(op.H, y1), op.clamp)
             y2 = x2 * torch.exp(s) + sub(op.G, y1)
             x = torch.cat((y1, y2), 1)
+        elif id(op) in haar and x.shape[-2] % 2 == 0 and x.shape[-1] % 2 == 0:
+            with _full_precision(x.device, low):
+                x = _haar_forward(x)
         else:
             with _full_precision(x.device, low):
                 x = op(x)[0]
     return x
 
 
-def _irn_inverse(net: IRN, y: Tensor, sub: Callable[[nn.Module, Tensor], Tensor], low: bool) -> Tensor:
+def _irn_inverse(net: IRN, y: Tensor, sub: Callable[[nn.Module, Tensor], Tensor], low: bool, haar: set[int]) -> Tensor:
     for op in reversed(list(net.operations)):
         if isinstance(op, InvBlock) and op.cond_channels == 0:
             y1, y2 = y[:, : op.split_len1], y[:, op.split_len1 :]
@@ -272,6 +304,9 @@ def _irn_inverse(net: IRN, y: Tensor, sub: Callable[[nn.Module, Tensor], Tensor]
             x2 = (y2 - sub(op.G, y1)) / torch.exp(s)
             x1 = y1 - sub(op.F, x2)
             y = torch.cat((x1, x2), 1)
+        elif id(op) in haar:
+            with _full_precision(y.device, low):
+                y = _haar_inverse(y)
         else:
             with _full_precision(y.device, low):
                 y = op.inverse(y)[0]
@@ -284,7 +319,10 @@ def irn_functions(
     """``(forward, inverse)`` of an IRN with the fast paths of ``opts``.
 
     ``forward``: ``x (B, C, H, W) -> cat(y, z) (B, C·s², H/s, W/s)`` (unquantised, as ``net(x)[0]``);
-    ``inverse``: ``cat(y, z) -> x`` (as ``net.inverse(out)[0]``). Inputs are float32. In half precision only the
+    ``inverse``: ``cat(y, z) -> x`` (as ``net.inverse(out)[0]``). Inputs are float32. Every path other than the
+    exact one runs the network operation by operation here, with the Haar transform as additions of the 2×2 block
+    pixels instead of a grouped strided convolution (the same values; used when the frozen Haar filters are the
+    standard ones, checked here). In half precision only the
     InvBlocks' subnets run in ``opts.dtype``; the Haar transform and the coupling arithmetic stay float32 so the
     block stays invertible. The net is put in eval mode; with ``channels_last`` its parameters are converted to
     channels-last in place (same values and state dict). With ``compile`` the weights are frozen into the compiled
@@ -298,11 +336,12 @@ def irn_functions(
     if opts.channels_last:
         net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     low = opts.dtype != "float32"
-    if not opts.fused and not low:
+    if opts.exact:
         fwd: Callable[[Tensor], Tensor] = lambda t: net(t)[0]  # noqa: E731
         inv: Callable[[Tensor], Tensor] = lambda t: net.inverse(t)[0]  # noqa: E731
     else:
         sub = _subnet_runner(opts, device)
-        fwd = lambda t: _irn_forward(net, t, sub, low)  # noqa: E731
-        inv = lambda t: _irn_inverse(net, t, sub, low)  # noqa: E731
+        haar = _standard_haar(net)
+        fwd = lambda t: _irn_forward(net, t, sub, low, haar)  # noqa: E731
+        inv = lambda t: _irn_inverse(net, t, sub, low, haar)  # noqa: E731
     return _wrap(fwd, opts, device, autocast=False), _wrap(inv, opts, device, autocast=False)
