@@ -294,9 +294,11 @@ def card_commands(text: str) -> list[str]:
     import re
 
     out: list[str] = []
-    joined = re.sub(r"\n\s+", " ", text)  # code spans wrapped over lines
-    for span in re.findall(r"`([^`\n]+)`", joined):
-        s = span.strip()
+    fenceless = re.sub(r"```.*?```", "", text, flags=re.S)  # fenced blocks are not command spans here
+    for span in re.findall(r"`([^`]{1,600})`", fenceless):  # a span may wrap over lines of the card
+        if "\n\n" in span:
+            continue
+        s = " ".join(span.split())
         words = s.split()
         while words and "=" in words[0] and not words[0].startswith("-"):  # leading VAR=value
             words = words[1:]
