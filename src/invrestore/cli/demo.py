@@ -118,7 +118,8 @@ def demo(output: str, scale: int) -> None:
             rows.append(torch.cat([hr, *lr_panels, *sr_panels], dim=2))
         n = len(files)
         click.echo(
-            f"{'mean':<18}" + "".join(f"{totals[m][0] / n:>15.2f}/{'':6}/{totals[m][1] / n:>6.2f}" for m, _ in methods)
+            f"{'mean PSNR-Y/RGB':<18}"
+            + "".join(f"{totals[m][0] / n:>15.2f}/{'':6}/{totals[m][1] / n:>6.2f}" for m, _ in methods)
         )
         grid = torch.cat(rows, dim=1)
         write_image(out / "comparison.png", grid)
