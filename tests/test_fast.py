@@ -201,7 +201,7 @@ def test_fast_options_validation(kwargs: dict[str, object]) -> None:
 def test_presets_and_parse() -> None:
     assert FastOptions.preset("exact", CPU) == FastOptions() and FastOptions().exact
     fast = FastOptions.preset("fast", CPU)
-    assert fast.compile and fast.dtype == "float32" and not fast.cuda_graphs
+    assert fast.channels_last and fast.dtype == "float32" and not fast.cuda_graphs
     gpu = FastOptions.preset("fast", torch.device("cuda"))
     assert gpu.compile and gpu.cuda_graphs and gpu.channels_last
     with pytest.raises(ConfigError, match="unknown speed preset"):

@@ -100,9 +100,11 @@ class FastOptions:
     def preset(cls, name: Literal["exact", "fast"], device: torch.device | str) -> FastOptions:
         """``"exact"``: eager float32. ``"fast"``: the fastest measured path that stays within 1e-4 of eager.
 
-        On CPU ``"fast"`` is ``compile + channels_last`` (float32; see ``docs/speed.md``). On CUDA it is
-        ``compile + channels_last + cuda_graphs`` in float32 (not measured here: no GPU; half precision is left
-        to an explicit ``dtype`` because its PSNR change must be checked per model).
+        On CPU ``"fast"`` is ``fused + channels_last`` in float32: in the same run it was as fast as the compiled
+        paths without their compilation time (tens of seconds per new shape; see ``docs/speed.md``); add
+        ``compile=True`` for long runs over fixed shapes. On CUDA it is ``compile + channels_last + cuda_graphs``
+        in float32 (not measured here: no GPU). Half precision is left to an explicit ``dtype`` because its PSNR
+        change must be checked per model.
         """
         if name not in _PRESETS:
             raise ConfigError(f"unknown speed preset {name!r}; expected one of {list(_PRESETS)}")
@@ -110,7 +112,7 @@ class FastOptions:
             return cls()
         if torch.device(device).type == "cuda":
             return cls(compile=True, channels_last=True, cuda_graphs=True)
-        return cls(compile=True, channels_last=True)
+        return cls(fused=True, channels_last=True)
 
     @classmethod
     def parse(cls, spec: str) -> FastOptions:
