@@ -264,3 +264,20 @@ def test_gray_images_keep_irn_lossless_and_come_back_gray(data_root: Path, tmp_p
         old = torch.round(old * 255) / 255
     p_new, p_old = float(psnr(hr[None], x[None])[0]), float(psnr(old[None], x[None])[0])
     assert p_new > p_old + 1.0, (p_new, p_old)
+
+
+def test_compress_and_decompress_folders_under_a_memory_check(tmp_path: Path) -> None:
+    _png(tmp_path / "in" / "a.png", 32, 48, 0)
+    _png(tmp_path / "in" / "b.png", 16, 16, 1, channels=1)
+    code, out, err = run("compress", str(tmp_path / "in"), "--model", "ilc-small-q1", "-o", str(tmp_path / "irc"))
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "irc").iterdir()) == ["a.irc", "b.irc"]
+    assert "a.png (48×32) -> " in out and "2 written" in out
+    code, out, err = run("decompress", str(tmp_path / "irc" / "*.irc"), "-o", str(tmp_path / "dec"))
+    assert code == 0, err
+    assert read_image(tmp_path / "dec" / "a.png").shape == (3, 32, 48)
+    assert read_image(tmp_path / "dec" / "b.png").shape == (3, 16, 16)
+    code, _, err = run("compress", str(tmp_path / "in"), "--model", "ilc-small-q1", "-o", str(tmp_path / "x"),
+                       "--max-memory", "100kB")  # fmt: skip
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "--max-memory" in err and "a.png" in err, err
+    assert not (tmp_path / "x").exists()
