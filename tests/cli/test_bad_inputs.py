@@ -345,3 +345,26 @@ def test_debug_mode_shows_the_traceback(corpus: Path, tmp_path: Path, monkeypatc
         cli, ["downscale", str(corpus / "odd.png"), "-o", str(tmp_path / "o")], env={"INVRESTORE_DEBUG": "1"}
     )
     assert isinstance(res.exception, KeyError)
+
+
+#: Bad arguments for the commands that read no image: (arguments, a word the one error line must contain).
+OTHER_BAD = [
+    ("eval --method bicubic --scale 2 --dataset Set5 --data-root {missing}", "data root"),
+    ("probe --model no-such --dataset Set5 --data-root {missing}", "data root"),
+    ("data list --data-root {missing}", "data root"),
+    ("train {missing}.yaml", "not found"),
+    ("train {text}", "config"),
+    ("sample --model no-such -o {out}", "no-such"),
+    ("eval-bpd --model no-such --dataset CIFAR-10-partial", "no-such"),
+    ("bench codecs --dataset Kodak24 --data-root {missing} --csv {out}.csv", "data root"),
+]
+
+
+@pytest.mark.parametrize("template,word", OTHER_BAD, ids=[t.split()[0] + "-" + w for t, w in OTHER_BAD])
+def test_other_commands_refuse_bad_arguments_with_one_line(template: str, word: str, tmp_path: Path) -> None:
+    (tmp_path / "t.yaml").write_text("a: [unclosed\n")
+    out = tmp_path / "out"
+    args = template.format(missing=tmp_path / "missing", text=tmp_path / "t.yaml", out=out).split()
+    res = _run(args)
+    _assert_clean_failure(res, out)
+    assert res.exit_code == 1 and word in res.stderr
