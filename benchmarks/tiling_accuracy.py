@@ -98,7 +98,7 @@ def irn_rows(name: str, images: list[Tensor], tile_hr: int, tile_lr: int) -> str
         zf = ZField(net.out_channels - 3, seed=i)
         u_w = irn_upscale(net, y_w, zf)
         u_t = irn_upscale(net, y_w, zf, tile=tile_lr)
-        u_tt = irn_upscale(net, y_t, zf, tile=tile_lr)
+        u_tt = u_t if torch.equal(y_t, y_w) else irn_upscale(net, y_t, zf, tile=tile_lr)
         pw = p(u_w, x)
         base.append(pw)
         d_up.append(p(u_t, x) - pw)
@@ -165,12 +165,12 @@ def mosaic(root: Path, h: int = 4000, w: int = 6000) -> Tensor:
     return out
 
 
-def pipeline_24mp(root: Path, out: Path, model: str) -> None:
+def pipeline_24mp(root: Path, out: Path, model: str, size: tuple[int, int] = (4000, 6000)) -> None:
     from invrestore.models.registry import create_model
 
     out.mkdir(parents=True, exist_ok=True)
     net = create_model(model, pretrained=True).eval()
-    x = mosaic(root)
+    x = mosaic(root, *size)
     h, w = x.shape[-2:]
     t0 = time.perf_counter()
     tile_d = auto_tile(irn_kind(net, "down"), h, w, max_memory=None, align=net.scale)
@@ -189,11 +189,11 @@ def pipeline_24mp(root: Path, out: Path, model: str) -> None:
     )
 
 
-def reference_24mp(root: Path, out: Path, model: str) -> None:
+def reference_24mp(root: Path, out: Path, model: str, size: tuple[int, int] = (4000, 6000)) -> None:
     from invrestore.models.registry import create_model
 
     net = create_model(model, pretrained=True).eval()
-    x = mosaic(root)
+    x = mosaic(root, *size)
     lr_t = torch.from_numpy(np.load(out / "lr_tiled.npy")).float()
     t0 = time.perf_counter()
     y_w = irn_downscale(net, x)
@@ -226,16 +226,19 @@ def main() -> None:
     ap.add_argument("--tile-lr", type=int, default=32, help="tile of upscale (LR px)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--model-24mp", default="irn-x4")
+    ap.add_argument("--mosaic-size", default="4000x6000", help="HxW of the mosaic (default 24 MP)")
     ap.add_argument("--pipeline-24mp", type=Path, help="run the tiled 24 MP pipeline, save results here")
     ap.add_argument("--reference-24mp", type=Path, help="whole-image 24 MP references vs --pipeline-24mp results")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     root = data_root(args.data_root)
+    mh, mw = (int(v) for v in args.mosaic_size.lower().split("x"))
+    size = (mh, mw)
     if args.pipeline_24mp:
-        pipeline_24mp(root, args.pipeline_24mp, args.model_24mp)
+        pipeline_24mp(root, args.pipeline_24mp, args.model_24mp, size)
         return
     if args.reference_24mp:
-        reference_24mp(root, args.reference_24mp, args.model_24mp)
+        reference_24mp(root, args.reference_24mp, args.model_24mp, size)
         return
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     images = kodak(root, args.limit)

@@ -46,6 +46,7 @@ __all__ = [
     "auto_tile",
     "available_memory",
     "check_tileable",
+    "default_budget",
     "default_overlap",
     "estimate_memory",
     "irn_downscale",
@@ -442,21 +443,22 @@ _OVERLAP: dict[str, int] = {
 }
 
 #: Peak activation bytes per input pixel (float32) and a fixed part, measured by ``benchmarks/erf.py --memory``
-#: (peak RSS of a no-grad forward minus the RSS before it, fitted over two sizes).
+#: (peak RSS of a no-grad float32 CPU forward minus the RSS before it, a line through two sizes; negative fixed
+#: parts clipped to 0). CUDA allocations are assumed to follow the same model.
 _MEMORY: dict[str, tuple[float, int]] = {
-    "irn-x2-down": (600.0, 0),
-    "irn-x4-down": (600.0, 0),
-    "irn-x2-up": (2400.0, 0),
-    "irn-x4-up": (9600.0, 0),
-    "irn-color": (600.0, 0),
-    "crm": (1200.0, 0),
-    "restore-irae": (1200.0, 0),
-    "restore-dncnn": (1200.0, 0),
-    "restore-ffdnet": (600.0, 0),
-    "restore-arcnn": (600.0, 0),
-    "restore-unet": (1200.0, 0),
-    "restore-pix2pix": (1200.0, 0),
-    "restore": (1200.0, 0),
+    "irn-x2-down": (711.0, 0),
+    "irn-x4-down": (724.0, 0),
+    "irn-x2-up": (2926.0, 0),
+    "irn-x4-up": (9561.0, 16_000_000),
+    "irn-color": (1403.0, 86_000_000),
+    "crm": (2604.0, 123_000_000),
+    "restore-irae": (543.0, 6_000_000),
+    "restore-dncnn": (597.0, 45_000_000),
+    "restore-ffdnet": (600.0, 45_000_000),  # not measured (no shipped weights): DnCNN-like
+    "restore-arcnn": (600.0, 45_000_000),  # not measured
+    "restore-unet": (1200.0, 45_000_000),  # not measured
+    "restore-pix2pix": (2262.0, 0),  # pix2pix-derain (train mode is not tiled; eval mode assumed alike)
+    "restore": (1200.0, 45_000_000),
 }
 
 
