@@ -266,7 +266,7 @@ def test_command_writes_one_row_per_method_and_quality(
     assert float(rows[2]["psnr_rgb"]) < float(rows[3]["psnr_rgb"])
     with per_image.open(newline="") as fh:
         assert len(list(csv.DictReader(fh))) == 4 * 2
-    assert not list(bench_setup.glob(".*.tmp"))
+    assert not list(bench_setup.glob(".*.tmp*"))
 
 
 def test_command_limit_and_default_references(bench_setup: Path) -> None:

@@ -119,7 +119,7 @@ def test_bytes_are_the_jpeg_files_on_disk_and_bpp_is_eight_bits_per_hr_pixel(
         assert p.total_bytes == sum(sizes)
         assert p.bpp == pytest.approx(8 * sum(sizes) / (32 * 32 + 32 * 48))
         assert float(p.csv_row()["bpp"]) == pytest.approx(p.bpp, abs=1e-6)
-    assert not list(out.rglob("*.tmp"))  # atomic writes leave no temporaries
+    assert not list(out.rglob("*.tmp*"))  # atomic writes leave no temporaries
 
 
 def test_jpeg_rows_are_pillow_files_of_the_8bit_hr(
