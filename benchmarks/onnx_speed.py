@@ -22,6 +22,7 @@ import json
 import platform
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -125,12 +126,14 @@ def main() -> None:
     for d, fns in arms.items():  # warm-up (first-call allocation, onnxruntime's first-run planning)
         for a, fn in fns.items():
             diffs[d][a] = float(np.abs(fn() - refs[d]).max())
-    for _ in range(args.repeats):
+    for r in range(args.repeats):
         for d, fns in arms.items():
             for a, fn in fns.items():
                 t = time.perf_counter()
                 fn()
                 times[d][a].append(time.perf_counter() - t)
+        done = ", ".join(f"{d} {a} {ts[-1]:.2f}s" for d in times for a, ts in times[d].items())
+        print(f"round {r + 1}/{args.repeats}: {done}", file=sys.stderr, flush=True)
 
     info = {
         "cpu": cpu_model(),

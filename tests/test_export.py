@@ -90,6 +90,14 @@ def test_onnxruntime_equals_torch_both_directions(
     np.testing.assert_allclose(x_rec, x.numpy(), atol=1e-4, rtol=0)
 
 
+def test_down_graph_refuses_a_size_that_is_not_a_multiple_of_the_scale(exported: tuple[IRN, Path, Path, str]) -> None:
+    _, down, _, _ = exported
+    sess = _session(down)
+    for h, w in ((33, 32), (32, 35)):  # a strided convolution alone would silently drop the last row/column
+        with pytest.raises(Exception, match="Reshape"):
+            sess.run(["out"], {"x": np.random.rand(1, 3, h, w).astype(np.float32)})  # type: ignore[attr-defined]
+
+
 def test_cli_check_and_metadata(exported: tuple[IRN, Path, Path, str]) -> None:
     _, down, up, output = exported
     assert f"wrote {down}" in output and f"wrote {up}" in output

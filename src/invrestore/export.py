@@ -11,7 +11,7 @@ IRN is one bijection ``G``; it is exported as two graphs so that a runtime witho
 ``out`` is the raw bijection (``out[:, 3:]`` is ``z``); ``lr`` is the 8-bit LR image as float in ``[0, 1]`` (its
 values times 255 are integers), i.e. what :meth:`IRN.downscale` returns. Upscaling a stored LR image feeds its
 pixels ``/ 255`` as ``lr`` and ``z ~ N(0, I)`` (or zeros), as :meth:`IRN.upscale` does. Batch, height and width are
-dynamic axes unless ``dynamic=False``; H and W must be multiples of the scale (the graph does not check it).
+dynamic axes unless ``dynamic=False``; H and W must be multiples of the scale (the down graph fails otherwise).
 
 Example::
 
@@ -101,8 +101,14 @@ class _Down(nn.Module):
         super().__init__()
         self.blocks = nn.ModuleList(_Step(op) for op in net.operations)
         self.split = net.in_channels
+        self.scale = net.scale
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        # A size check the graph keeps: this reshape fails in the runtime unless H and W are multiples of the scale
+        # (without it the strided Haar convolution would silently drop the last rows and columns).
+        n, c, h, w = x.shape
+        s = self.scale
+        x = x.reshape(n, c, h // s, s, w // s, s).reshape(n, c, h, w)
         for b in self.blocks:
             x = b(x)
         lr = torch.round(x[:, : self.split].clamp(0, 1) * 255.0) / 255.0
