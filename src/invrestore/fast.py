@@ -188,11 +188,9 @@ def _wrap(
 ) -> Callable[[Tensor], Tensor]:
     _check_device(opts, device)
     inner = _compile(fn, opts, device) if opts.compile else fn
-    # Freezing and CUDA graphs want a graph-free call; compiled code is run under no_grad (inference_mode tensors
-    # fed to a compiled frozen graph are supported too, but no_grad keeps the outputs usable everywhere).
-    grad_ctx: Callable[[], contextlib.AbstractContextManager[object]] = (
-        torch.no_grad if opts.compile else torch.inference_mode
-    )
+    # no_grad rather than inference_mode: freezing needs a graph-free call, and the outputs stay ordinary tensors
+    # that callers may modify in place (inference-mode tensors refuse that outside inference mode).
+    grad_ctx = torch.no_grad
 
     def run(x: Tensor) -> Tensor:
         in_dtype = x.dtype
@@ -213,7 +211,7 @@ def _wrap(
 def optimize(fn: Callable[[Tensor], Tensor], opts: FastOptions, *, device: torch.device) -> Callable[[Tensor], Tensor]:
     """Wrap a pure ``tensor -> tensor`` inference function with the fast paths of ``opts``.
 
-    The wrapper runs ``fn`` under ``torch.inference_mode`` (``torch.no_grad`` when compiled), converts a 4-D
+    The wrapper runs ``fn`` under ``torch.no_grad``, converts a 4-D
     input to channels-last if asked (the output is returned contiguous, in the input's dtype), autocasts to
     ``opts.dtype`` and compiles ``fn`` if asked. Weights are not converted: convert the model with
     ``model.to(memory_format=torch.channels_last)`` for the full channels-last benefit, or use
