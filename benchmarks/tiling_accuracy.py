@@ -184,7 +184,7 @@ def pipeline_24mp(root: Path, out: Path, model: str, size: tuple[int, int] = (40
     t2 = time.perf_counter()
     np.save(out / "hr_tiled.npy", q8(u).to(torch.uint8).numpy())
     print(
-        f"{model} 24 MP: downscale tile {tile_d} HR px {t1 - t0:.0f} s, upscale tile {tile_u} LR px "
+        f"{model} {h}x{w}: downscale tile {tile_d} HR px {t1 - t0:.0f} s, upscale tile {tile_u} LR px "
         f"{t2 - t1:.0f} s ({torch.get_num_threads()} threads)"
     )
 
@@ -200,7 +200,8 @@ def reference_24mp(root: Path, out: Path, model: str, size: tuple[int, int] = (4
     t1 = time.perf_counter()
     lv = (q8(y_w) - lr_t).abs()
     print(
-        f"{model} 24 MP LR: {100 * float((lv == 0).float().mean()):.4f} % equal, max {float(lv.max()):.0f} "
+        f"{model} {size[0]}x{size[1]} LR: {100 * float((lv == 0).float().mean()):.4f} % equal, "
+        f"max {float(lv.max()):.0f} "
         f"level(s) (whole downscale {t1 - t0:.0f} s)",
         flush=True,
     )
@@ -211,7 +212,7 @@ def reference_24mp(root: Path, out: Path, model: str, size: tuple[int, int] = (4
     t2 = time.perf_counter()
     p_w = p(u_w, x)
     print(
-        f"{model} 24 MP upscale PSNR: whole {p_w:.4f} dB, tiled {p_t:.4f} dB, Δ {p_t - p_w:+.5f} dB "
+        f"{model} {size[0]}x{size[1]} upscale PSNR: whole {p_w:.4f} dB, tiled {p_t:.4f} dB, Δ {p_t - p_w:+.5f} dB "
         f"(whole upscale {t2 - t1:.0f} s)"
     )
 

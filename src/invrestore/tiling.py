@@ -66,8 +66,8 @@ Box = tuple[int, int, int, int]
 #: Tile sizes :func:`auto_tile` chooses from (input pixels), largest first.
 TILE_BUCKETS = (1024, 768, 512, 384, 256, 192, 128, 96, 64, 48, 32)
 
-#: Default activation budget on the CPU when none is given: enough for fast large tiles, and it keeps a 24 MP
-#: ×4 downscale + upscale under 2 GB of peak RSS in all (the image itself is held whole besides).
+#: Default activation budget on the CPU when none is given: large enough for efficient tiles, small enough that a
+#: ×4 downscale + upscale stays near 1 GB of peak RSS plus the whole-image buffers (see docs/tiling.md).
 DEFAULT_CPU_BUDGET = 768 << 20
 
 
