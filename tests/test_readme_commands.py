@@ -5,7 +5,8 @@ A command is run when it is an ``invrestore`` command whose every argument that 
 exists, either in the repository or because an earlier command of the same line created it, and that names no
 placeholder (an all-caps word such as ``DIR``, ``W``, ``RUN``) and no dataset (``--dataset``/``--data-root``: the
 benchmark data is external). Nothing is substituted. Environment set-up lines (``make``, ``pip``, ``python -m venv``)
-are not run here. Each runs in-process in a temporary working folder (where its outputs land).
+are not run here. Each runs in-process in a temporary working folder (where its outputs land), into which the
+repository files it reads are linked, as if it ran from the repository root.
 """
 
 from __future__ import annotations
@@ -102,7 +103,13 @@ def test_the_rule_selects_lines_and_skips_placeholders() -> None:
 
 @pytest.mark.parametrize("chain", _cases())
 def test_readme_command_runs(chain: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # outputs land here; repository inputs resolve as from the repository root
+    root = _README.parent
+    for cmd in chain:
+        for a in _reads(shlex.split(cmd)):
+            top = Path(a).parts[0] if Path(a).parts else ""
+            if top and not Path(a).is_absolute() and (root / a).exists() and not (tmp_path / top).exists():
+                (tmp_path / top).symlink_to(root / top)
     for cmd in chain:
         args = shlex.split(cmd)[1:]
         res = CliRunner().invoke(cli, args, catch_exceptions=False)

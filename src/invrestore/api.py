@@ -585,16 +585,7 @@ def match_registered(state: Mapping[str, Any]) -> list[str]:
 def _read_state(path: Path) -> dict[str, Any]:
     from invrestore.train.checkpoint import load_weights
 
-    if path.suffix == ".safetensors":
-        return dict(load_weights(path))
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise CheckpointError(f"cannot read '{path}' as a torch checkpoint: {first[:200]}") from e
-    if not isinstance(obj, dict):
-        raise CheckpointError(f"'{path}' holds a {type(obj).__name__}, not a state dict")
-    return obj
+    return dict(load_weights(path))  # safetensors or torch.load(weights_only=True), one-line errors
 
 
 _WRAPPERS = ("state_dict", "params", "params_ema", "model", "netG", "network_G", "G")

@@ -274,3 +274,19 @@ def test_torchrun_with_two_cpu_processes_trains_a_pix2pix_gan_in_sync(data_root:
     assert "parameters identical on all 2 ranks" in res.stdout
     recs = [json.loads(ln) for ln in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert len(recs) == 4 and all(math.isfinite(r["d"]) and math.isfinite(r["g"]) for r in recs)  # D and G logged
+
+
+def test_probe_default_crop_shrinks_to_the_smallest_image_and_an_explicit_one_is_checked(tmp_path: Path) -> None:
+    import numpy as np
+
+    from invrestore.io import write_image
+
+    (tmp_path / "Set5").mkdir()
+    for i, (h, w) in enumerate([(48, 40), (36, 52)]):
+        write_image(tmp_path / "Set5" / f"{i}.png", np.random.default_rng(i).integers(0, 256, (h, w, 3), np.uint8))
+    args = ["probe", "--model", "pix2pix-unet-5", "--set", "ngf=4", "--steps", "1", "--data-root", str(tmp_path)]
+    code, out = run(*args, "--no-progress")
+    assert code == 0, out
+    assert "32² crops" in out  # the smallest side, 36, floored to the U-Net's multiple 2^5
+    code, out = run(*args, "--no-progress", "--crop", "64")
+    assert code == 1 and "--crop 64 is larger than the smallest training image (36 px)" in out

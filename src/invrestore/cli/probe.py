@@ -67,6 +67,13 @@ def probe(
     except TypeError as e:
         raise ConfigError(f"--set does not fit '{model}': {e}") from e
     params = sum(p.numel() for p in net.parameters())
+    smallest = min(min(im.shape[-2:]) for im in images)
+    if crop is not None and crop > smallest:
+        if click.get_current_context().get_parameter_source("crop") != click.core.ParameterSource.DEFAULT:
+            raise ConfigError(f"--crop {crop} is larger than the smallest training image ({smallest} px): pass less")
+        m = int(getattr(net, "multiple", getattr(net, "scale", 1)))
+        crop = smallest // m * m
+        click.echo(f"note: the smallest image of {dataset} is {smallest} px: training on {crop}² crops", err=True)
     res = run_probe(
         net,
         images,

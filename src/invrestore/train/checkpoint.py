@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from invrestore.errors import CheckpointError
@@ -46,6 +45,19 @@ def save_weights(state_dict: dict[str, torch.Tensor], path: str | Path, metadata
         raise
 
 
+def _unreadable(path: Path, e: Exception) -> str:
+    """One line for a weights file that cannot be read (torch's own text is long and, for ``weights_only``
+    refusals, suggests unpickling untrusted code, which we never do)."""
+    text = str(e)
+    if "Weights only load failed" in text or type(e).__name__ == "UnpicklingError":
+        return (
+            f"cannot read checkpoint '{path}': not a PyTorch weights file we can open safely (corrupt, truncated, "
+            "or it pickles objects other than tensors, which invrestore never unpickles)"
+        )
+    first = text.splitlines()[0][:200] if text else ""
+    return f"cannot read checkpoint '{path}': {type(e).__name__}" + (f": {first}" if first else "")
+
+
 def load_weights(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
     """Load a safetensors file or a torch ``.pth``/``.pt`` state dict (weights only).
 
@@ -59,10 +71,8 @@ def load_weights(path: str | Path, map_location: str | torch.device = "cpu") -> 
         if path.suffix == ".safetensors":
             return load_file(str(path), device=str(map_location))
         obj = torch.load(path, map_location=map_location, weights_only=True)
-    except (SafetensorError, RuntimeError, OSError, EOFError, ValueError) as e:
-        raise CheckpointError(f"cannot read checkpoint '{path}': {str(e).splitlines()[0] if str(e) else e}") from e
-    except Exception as e:  # pickle errors of many kinds on corrupt files
-        raise CheckpointError(f"cannot read checkpoint '{path}': {type(e).__name__}: {e}") from e
+    except Exception as e:  # safetensors, zip and pickle errors of many kinds on corrupt files
+        raise CheckpointError(_unreadable(path, e)) from e
     if not isinstance(obj, dict):
         raise CheckpointError(f"checkpoint '{path}' does not hold a state dict (found {type(obj).__name__})")
     return obj

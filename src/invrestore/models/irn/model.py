@@ -278,13 +278,7 @@ def load_official_checkpoint(path: str | Path, name: str = "irn-x4", strict: boo
     if path.suffix == ".safetensors":
         sd = load_weights(path)
     else:
-        if not path.is_file():
-            raise CheckpointError(f"checkpoint '{path}' not found")
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:
-            raise CheckpointError(f"cannot read checkpoint '{path}': {type(e).__name__}: {e}") from e
-        sd = _unwrap_state_dict(obj)
+        sd = _unwrap_state_dict(load_weights(path))  # torch.load(weights_only=True), one-line errors
     load_into(model, sd, source=str(path), strict=strict)
     return model
 
