@@ -1,6 +1,8 @@
 """The tiling layer's memory model predicts the real peak: ``estimate_memory`` is within ±30 % of the measured
-peak-RSS growth of one no-grad IRN forward/inverse at two sizes (fresh processes, shipped weights), so the CLI's
-one memory guard (``--max-memory``, automatic tiling) decides on numbers that hold."""
+resident-set growth (sampled while it runs) of one no-grad IRN forward/inverse at two sizes (fresh processes,
+shipped weights), so the CLI's one memory guard (``--max-memory``, automatic tiling) decides on numbers that hold
+(measured today: estimate / measured = 1.14 and 1.23 for irn-x2 down at 384² and 768², 1.03 and 1.09 for irn-x4
+up at 96² and 192² LR)."""
 
 from __future__ import annotations
 
@@ -13,27 +15,33 @@ import pytest
 from invrestore.tiling import estimate_memory
 
 _CHILD = r"""
-import json, resource, sys, torch
+import json, os, sys, threading, time, torch
 torch.set_num_threads(1)
 from invrestore.models import create_model
+page = os.sysconf("SC_PAGE_SIZE")
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * page
 name, direction, side = sys.argv[1], sys.argv[2], int(sys.argv[3])
 net = create_model(name, pretrained=True)
 s = net.scale
+c = 3 if direction == "down" else net.out_channels
+fn = net if direction == "down" else net.inverse
+x = torch.rand(1, c, side, side)
+peak, done = [0], threading.Event()
+def sample():  # the resident set while the forward runs (torch releases the GIL inside its kernels)
+    while not done.is_set():
+        peak[0] = max(peak[0], rss())
+        time.sleep(0.0005)
 with torch.no_grad():
-    if direction == "down":
-        x = torch.rand(1, 3, side, side)
-        net(torch.rand(1, 3, 2 * s, 2 * s))  # warm-up: one-time allocations are not activations
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        net(x)
-        pixels = side * side
-    else:
-        x = torch.rand(1, net.out_channels, side, side)
-        net.inverse(torch.rand(1, net.out_channels, 2, 2))
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        net.inverse(x)
-        pixels = side * side
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"growth": (peak - base) * 1024, "pixels": pixels}))
+    fn(torch.rand(1, c, 2 * s if direction == "down" else 2, 2 * s if direction == "down" else 2))  # warm-up
+    base = rss()
+    t = threading.Thread(target=sample)
+    t.start()
+    fn(x)
+    done.set()
+    t.join()
+print(json.dumps({"growth": peak[0] - base, "pixels": side * side}))
 """
 
 
