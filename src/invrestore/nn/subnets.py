@@ -118,6 +118,17 @@ class DenseBlock(nn.Module):
         else:
             weights, bias = self._cached_fused_weights(x)
         sizes = [c.out_channels for c in (self.conv1, self.conv2, self.conv3, self.conv4, self.conv5)]
+        if not torch.is_grad_enabled() and not torch.compiler.is_compiling():
+            # eager inference: accumulate each feature's contributions in place into one buffer of all pre-activations
+            # (one addition per feature instead of one per later convolution; 1.34 -> 1.09 s for IRN x4 at 512²)
+            offs = [0]
+            for n in sizes:
+                offs.append(offs[-1] + n)
+            buf = F.conv2d(x, weights[0], bias, padding=1)
+            for j in range(1, 5):
+                feat = F.leaky_relu(buf[:, offs[j - 1] : offs[j]], 0.2)
+                buf[:, offs[j] :].add_(F.conv2d(feat, weights[j], None, padding=1))
+            return buf[:, offs[4] :]
         pre = list(F.conv2d(x, weights[0], bias, padding=1).split(sizes, 1))  # pre-activations of conv1..conv5
         for j in range(1, 5):
             feat = F.leaky_relu(pre[j - 1], 0.2)
