@@ -1,4 +1,4 @@
-"""Standard image codecs as in-memory ``bytes`` encoders/decoders (IRN + codecs, ``specs/compression.md`` §3).
+"""Standard image codecs as in-memory ``bytes`` encoders/decoders (IRN + codecs, ``docs/irn-extensions.md``).
 
 Lossless codecs (8-bit RGB or grayscale, exact round trip):
 

@@ -4,7 +4,7 @@ The pack file format (IRNPACK, version 2: magic, checksummed JSON header naming 
 shipped CRM, then the untouched codec payload) is defined and validated in :mod:`invrestore.entropy.irnpack`;
 every field of a file is checked before use, and a file can only name registered models, never a path.
 
-``bench codecs`` reproduces the protocol of IRN's Table 14 (``specs/compression.md``): per scale, the total bytes of
+``bench codecs`` reproduces the protocol of IRN's Table 14 (``docs/compression.md``): per scale, the total bytes of
 the LR images in each lossless codec and the mean 8-bit RGB PSNR of the restored HR, for IRN (when weights are
 given) and bicubic down/up, plus JPEG on the HR image at the quality whose mean PSNR is closest to each method's.
 Bytes are the lengths of the real encoded bitstreams (codec bytes only; no container).

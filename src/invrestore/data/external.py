@@ -1,6 +1,6 @@
 """Loaders for the external datasets that users download themselves (nothing is downloaded here).
 
-Image datasets (IRAE / baselines / selfVAE, ``specs/restoration_vae.md`` §1.3 and §3.7), items
+Image datasets (IRAE / baselines / selfVAE, ``docs/restoration.md``), items
 ``{"image": (3, H, W) float in [0, 1], "name": str}``:
 
 - :class:`CelebA`: ``img_align_celeba/`` + ``list_eval_partition.txt`` (official partition 0 train / 1 valid / 2 test).

@@ -1,4 +1,4 @@
-"""The restoration data pipeline shared by the IRAE and baseline families (``specs/restoration_vae.md`` §1.3).
+"""The restoration data pipeline shared by the IRAE and baseline families (``docs/restoration.md``).
 
 .. code-block:: none
 

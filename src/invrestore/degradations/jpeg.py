@@ -14,7 +14,7 @@ Definition of ``JPEG(quality=QF)`` applied to a float image ``x`` in [0, 1]:
 
 The bytes are those of Pillow's encoder at the same settings (tested), so datasets made with this degradation
 equal JPEG files written by Pillow at that quality. The IRAE paper does not name its JPEG tool or dataset
-(``specs/restoration_vae.md`` §1.3); the official code reads pre-made JPEG folders with OpenCV (which also uses
+(``docs/restoration.md``); the official code reads pre-made JPEG folders with OpenCV (which also uses
 libjpeg with 4:2:0 at the same quality scaling, but works in BGR order — the encoded image is the same).
 
 ``quality`` may be a range ``(lo, hi)`` for blind JPEG artefact removal: one integer ``QF ∈ lo..hi`` (inclusive)

@@ -12,7 +12,7 @@ with ``fill = 1`` (a white hole) by default, as in the official IRAE code (``x·
 Modes:
 
 * ``"center"`` — the IRAE paper's box mode (128×128 boxes on 256×256 CelebA; the official code's generative-
-  inpainting-style ``random_bbox`` + ``bbox2mask``, ``specs/restoration_vae.md`` §1.3). A box of
+  inpainting-style ``random_bbox`` + ``bbox2mask``, ``docs/restoration.md``). A box of
   ``box_size = (h, w)`` (default ``(H/2, W/2)``, i.e. 128×128 at 256²) is placed with its top-left corner
   ``t ~ U{margin_h, …, H − margin_h − h − 1}``, ``l ~ U{margin_w, …, W − margin_w − w − 1}`` (the official
   exclusive upper bound; ``position="random"``, the default) or exactly in the middle (``position="center"``,

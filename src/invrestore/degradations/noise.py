@@ -9,7 +9,7 @@ Definition (IRAE, DnCNN, FFDNet): for a clean image ``x`` in [0, 1] and a noise 
 
 * **Clipping.** The noisy image is **not clipped** by default (``clip=False``): the official IRAE code adds the
   noise in the dataset's ``__getitem__`` and feeds ``y`` unclipped to the network, and the DnCNN/FFDNet training
-  code does the same (``specs/restoration_vae.md`` §1.3). ``clip=True`` clamps ``y`` to [0, 1] (what one gets
+  code does the same (``docs/restoration.md``). ``clip=True`` clamps ``y`` to [0, 1] (what one gets
   after saving a noisy image to an 8-bit file, apart from the rounding).
 * **Blind denoising.** ``sigma=(lo, hi)`` draws one σ per image. ``integer_sigma=False`` (default) draws
   ``σ ~ U[lo, hi)``; ``integer_sigma=True`` draws an integer ``σ ∈ {lo, …, hi − 1}`` uniformly, which is the

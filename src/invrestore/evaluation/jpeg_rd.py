@@ -1,6 +1,6 @@
 """Rate–distortion points of IRN + JPEG (+ CRM), bicubic + JPEG (+ CRM) and JPEG alone (IRN, IJCV Fig. 9).
 
-Protocol (``specs/irn.md`` §2.4, ``specs/compression.md`` "IRN + codecs (Table 14 / Fig. 9)"), per HR image ``x``
+Protocol (``docs/irn-extensions.md``, ``docs/compression.md`` "IRN + codecs (Table 14 / Fig. 9)"), per HR image ``x``
 (RGB, mod-cropped to the scale ``s``) and per JPEG quality ``q``:
 
 - ``irn+jpeg+crm`` / ``irn+jpeg``: ``y_q = Quant(G(x)[:, :3])`` (IRN's 8-bit LR) → JPEG_q → decode → ``R`` →

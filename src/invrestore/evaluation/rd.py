@@ -1,6 +1,6 @@
 """Rate–distortion benchmark of learned codecs (ILC, bls2017) and standard image codecs.
 
-The protocol follows ``specs/compression.md`` §1 and §4 (CompressAI's ``eval_model``, with real files):
+The protocol follows ``docs/compression.md`` (CompressAI's ``eval_model``, with real files):
 
 - **Rate.** ``bpp_real = 8 · len(file bytes) / (H · W)`` of the *unpadded* image, where the file is the whole
   container (:class:`~invrestore.entropy.Bitstream` header and CRC included) or the whole encoded JPEG/WebP/JPEG XL/

@@ -1,7 +1,7 @@
 """Training configuration of the restoration baselines (frozen dataclasses; YAML is only their serialization).
 
 The IRAE paper compares against DnCNN, FFDNet and U-Net (denoising) and U-Net and AR-CNN (JPEG) on CelebA-64 but
-gives no training recipe for them, and the official repository ships none (``specs/restoration_vae.md`` §1.5).
+gives no training recipe for them, and the official repository ships none (``docs/restoration.md``).
 The default recipe is therefore IRAE's own, so that the comparison is like for like **[proposal]**: the same data
 pipeline (CelebA CenterCrop 148 → Resize 64, 5-bit dequantisation of the clean image), ``L1`` loss (mean), Adam
 lr 1e-3 without weight decay, gradient clipping 50, batch 100, lr ×0.2 at epoch 50 of 150.

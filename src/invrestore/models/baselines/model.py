@@ -1,7 +1,7 @@
 """Non-invertible restoration baselines of the IRAE paper: DnCNN, FFDNet, U-Net and AR-CNN.
 
 Sizes follow the definitions in the official IRAE repository (``Lillian1082/IRAE_pytorch``) as written down in
-``specs/restoration_vae.md`` §1.5 (parameter counts obtained by instantiating the official definitions), and each
+``docs/restoration.md`` (parameter counts obtained by instantiating the official definitions), and each
 model's own paper where the spec is silent. Every model maps ``(B, C, H, W) -> (B, C, H, W)`` and accepts any
 ``H, W``: models that need a multiple (FFDNet: 2, U-Net: ``2^(depth−1)``) pad the input at the bottom/right
 (reflect; replicate for tiny images) and crop the output back. Outputs are not clamped.
@@ -39,7 +39,7 @@ class DnCNN(nn.Module):
     """DnCNN: a plain stack of 3×3 conv + BN + ReLU layers. ``(B, C, H, W) -> (B, C, H, W)``, any size.
 
     Paper: Zhang et al., "Beyond a Gaussian Denoiser: Residual Learning of Deep CNN for Image Denoising", TIP
-    2017. The IRAE repo's ``DnCNN(3, num_of_layers=40)`` (``specs/restoration_vae.md`` §1.5):
+    2017. The IRAE repo's ``DnCNN(3, num_of_layers=40)`` (``docs/restoration.md``):
 
     .. code-block:: none
 
@@ -204,7 +204,7 @@ class UNet(nn.Module):
     """U-Net with padded 3×3 convolutions, average-pool downsampling and transposed-conv upsampling.
 
     Paper: Ronneberger, Fischer & Brox, "U-Net", MICCAI 2015; the IRAE repo's ``UNet(3, 3, depth=4, wf=64)``
-    (``specs/restoration_vae.md`` §1.5). Shapes: ``(B, C, H, W) -> (B, C_out, H, W)``; sizes that are not
+    (``docs/restoration.md``). Shapes: ``(B, C, H, W) -> (B, C_out, H, W)``; sizes that are not
     multiples of ``2^(depth−1)`` are padded and cropped back.
 
     .. code-block:: none
@@ -280,7 +280,7 @@ class ARCNN(nn.Module):
 
     Paper: Dong, Deng, Loy & Tang, "Compression Artifacts Reduction by a Deep Convolutional Network", ICCV 2015
     (feature extraction 9×9×64, feature enhancement 7×7×32, mapping 1×1×16, reconstruction 5×5). As in the IRAE
-    repo (``specs/restoration_vae.md`` §1.5): PReLU (one shared slope each) after the first three layers, "same"
+    repo (``docs/restoration.md``): PReLU (one shared slope each) after the first three layers, "same"
     zero padding so the output has the input's size, weights initialised from ``N(0, 0.001²)`` (std 0.001, as in
     the AR-CNN paper) and zero biases. Parameters for ``C = 3``: 15,616 + 100,384 + 528 + 1,203 + 3 (PReLU) =
     **117,734**.

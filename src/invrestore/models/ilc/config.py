@@ -1,6 +1,6 @@
 """Training configurations of ILC and of its bls2017 teacher (frozen dataclasses; presets in ``configs/ilc/``).
 
-Optimiser defaults follow the papers (``specs/compression.md`` §1, §4):
+Optimiser defaults follow the papers (``docs/compression.md``):
 
 - teacher (TFC ``bls2017``): Adam 1e-4, batch 8, 256² crops, ≥ 1M steps, loss ``λ·255²·MSE + bpp``;
 - ILC: Adam β = (0.9, 0.999), 1e-4 for the IEM and 1e-3 for the entropy model, decaying from step 100k by

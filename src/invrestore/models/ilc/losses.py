@@ -1,4 +1,4 @@
-"""Losses of ILC and of its bls2017 teacher (per-pixel / per-element means, ``specs/compression.md`` §4).
+"""Losses of ILC and of its bls2017 teacher (per-pixel / per-element means, ``docs/irn-extensions.md``).
 
 - rate: ``bpp = −Σ log₂ p(ỹ) / (B·H·W)`` with ``ỹ = y + U(−½, ½)`` (the unpadded ``H×W``);
 - distortion: ``λ_T·255²·MSE(x, x̂)`` with the teacher's ``λ_T``, so a distortion weight of 1 means the teacher's

@@ -7,7 +7,7 @@ An invertible encoding module (IEM) ``f`` replaces the analysis/synthesis pair o
     ŷ = Q(y) ─► EntropyBottleneck (only y is coded);  z is dropped and modelled as N(0, I)       │
     x̂ = f⁻¹(ŷ, z = 0)  ◄──────────────────────────────────────────────────────────────────────────┘
 
-Shapes (paper sizes, ``specs/compression.md`` §4): ``x`` ``(B, 3, H, W)`` in [0, 1] → stage 1 applies two Haar
+Shapes (paper sizes, ``docs/irn-extensions.md``): ``x`` ``(B, 3, H, W)`` in [0, 1] → stage 1 applies two Haar
 levels (48 channels at ``H/4``), stages 2 and 3 one each (192 at ``H/8``, 768 at ``H/16``) →
 ``y`` = the first 256 channels (the teacher's latent channels, so knowledge distillation is channel-wise),
 ``z`` = the other 512. Haar puts low frequencies first, so ``y`` starts from the low-pass channels.

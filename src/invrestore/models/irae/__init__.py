@@ -1,5 +1,5 @@
 """IRAE family: the Invertible Restoring AutoEncoder (see ``README.md`` in this folder and
-``specs/restoration_vae.md`` §1)."""
+``docs/restoration.md``)."""
 
 from invrestore.models.irae.config import (
     IRAEConfig,

@@ -1,6 +1,6 @@
 """IRAE training configuration (frozen dataclasses; YAML is only their serialization).
 
-Recipe (``specs/restoration_vae.md`` §1.2–1.3): L1 loss, Adam(lr 1e-3, default betas, no weight decay), gradient
+Recipe (``docs/restoration.md``–1.3): L1 loss, Adam(lr 1e-3, default betas, no weight decay), gradient
 clipping at norm 50, batch 100 of CelebA 64×64 (CenterCrop 148 → Resize 64, 5-bit quantisation + dequantisation
 noise), 150 epochs, the checkpoint with the best validation PSNR kept.
 

@@ -2,7 +2,7 @@
 
 Paper: "Invertibility is Indispensable: Invertible Restoring AutoEncoder" (IRAE), §4 and §5.1. Official code:
 ``Lillian1082/IRAE_pytorch`` (``Model/IRAE.py``, ``Model/glow.py``); what it really does is written down in
-``specs/restoration_vae.md`` §1.1, which this module follows (nothing was copied).
+``docs/restoration.md``, which this module follows (nothing was copied).
 
 .. code-block:: none
 
@@ -39,7 +39,7 @@ Blocks (all from :mod:`invrestore.nn`):
   ``s ∈ (0, 1)``; at initialisation ``s = σ(2) ≈ 0.881`` (the layer is not the identity). The official
   ``clamp(±1e9)`` is a no-op and is left out.
 
-Reproduced quirks of the official code (``specs/restoration_vae.md`` §1.1):
+Reproduced quirks of the official code (``docs/restoration.md``):
 
 - The decoder's step-level ActNorms only ever run in the inverse direction, so they are never data-initialised:
   they start at the identity and are learned from there. Here they are built with ``data_init=False``, which

@@ -1,6 +1,6 @@
 """The IRAE training step (pure), its data pipeline, and the :class:`~invrestore.train.loop.Task` for the loop.
 
-Data flow of one step (``specs/restoration_vae.md`` §1.2–1.3):
+Data flow of one step (``docs/restoration.md``–1.3):
 
 .. code-block:: none
 

@@ -1,4 +1,4 @@
-"""IRN family: invertible rescaling (see ``README.md`` in this folder and ``specs/irn.md``)."""
+"""IRN family: invertible rescaling (see ``README.md`` in this folder and ``docs/irn.md``)."""
 
 from invrestore.models.irn.color import ColorMatrix, IRNColor, color_metrics
 from invrestore.models.irn.crm import CRM  # also registers crm-rrdb8

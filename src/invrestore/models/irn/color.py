@@ -7,7 +7,7 @@
                                                           z = out[:, 1:]  the lost colour information
     x̂ = G⁻¹(cat(Quant(g), 0))          (z = 0 in training and at test, as the official code)
 
-``specs/irn.md`` §1.6: the matrix is initialised with **YUV** (BT.601 analog) coefficients, not YCbCr, has no
+``docs/irn.md``: the matrix is initialised with **YUV** (BT.601 analog) coefficients, not YCbCr, has no
 offsets, and is learnable; its parameter is ``conv_weights`` of shape (3, 3) and the blocks follow in
 ``operations`` (official keys ``operations.0.conv_weights``, ``operations.1.F.conv1.weight`` ...), 1,413,601
 parameters in all.

@@ -20,7 +20,7 @@ class IRNModelConfig:
 
 @dataclass(frozen=True)
 class IRNLossConfig:
-    """Loss weights of the official recipe (``specs/irn.md`` §2.1). Pixel losses are summed over C,H,W and
+    """Loss weights of the official recipe (``docs/irn-extensions.md``). Pixel losses are summed over C,H,W and
     averaged over the batch.
 
     Attributes:

@@ -1,7 +1,7 @@
 """IRN + JPEG: the compression-restoration module (CRM) that undoes JPEG artefacts on IRN's LR image.
 
 Paper: Xiao et al., "Invertible Rescaling Network and Its Extensions", IJCV 2022, §3.5/§4.4 (Fig. 9). Official code:
-``RRDB.py`` + ``IRN_model_CRM.py`` with ``only_jpeg_reconstruction: True`` (``specs/irn.md`` §1.7, §2.2, §2.4).
+``RRDB.py`` + ``IRN_model_CRM.py`` with ``only_jpeg_reconstruction: True`` (``docs/irn.md``).
 
 .. code-block:: none
 
@@ -238,7 +238,7 @@ def crm_loss(
     lr_source: str = "irn",
     scale: int | None = None,
 ) -> tuple[Tensor, dict[str, float]]:
-    """One CRM training step's loss (``specs/irn.md`` §2.4). Pure: no optimiser, no device moves, no logging.
+    """One CRM training step's loss (``docs/irn-extensions.md``). Pure: no optimiser, no device moves, no logging.
 
     ``y_q = Quant(G(x)[:, :3])`` with the IRN ``G`` frozen (no_grad), ``J = JPEG_quality(y_q)`` (Pillow,
     ``subsampling``), and the loss is ``Σ_CHW (y_q − R(J))² / B``; only ``crm`` (R) receives gradients.

@@ -1,7 +1,7 @@
 """The Invertible Rescaling Network (IRN) and its variants.
 
 Paper: Xiao et al., "Invertible Rescaling Network and Its Extensions", IJCV 2022 (ECCV 2020 for IRN).
-Official code: ``pkuxmq/Invertible-Image-Rescaling`` (``models/modules/Inv_arch.py``); see ``specs/irn.md`` §1.
+Official code: ``pkuxmq/Invertible-Image-Rescaling`` (``models/modules/Inv_arch.py``); see ``docs/irn.md``.
 
 .. code-block:: none
 

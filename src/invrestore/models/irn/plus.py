@@ -1,4 +1,4 @@
-"""IRN+ (the GAN stage of IRN, ``specs/irn.md`` §1.8, §2.2–2.3): configs, the pure step and its Task.
+"""IRN+ (the GAN stage of IRN, ``docs/irn.md``–2.3): configs, the pure step and its Task.
 
 IRN+ fine-tunes a trained IRN (``model.init_weights``, e.g. the official ``IRN_x4.pth``) with a VGG-128
 discriminator D, a VGG19 conv5_4 perceptual term and **no** latent (CE) term. Per step, with the official order:
@@ -58,7 +58,7 @@ __all__ = [
 # -- configs --------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class IRNPlusLossConfig:
-    """IRN+ loss weights (``specs/irn.md`` §2.3; official ``train_IRN+_x4.yml``).
+    """IRN+ loss weights (``docs/irn-extensions.md``; official ``train_IRN+_x4.yml``).
 
     Attributes:
         lambda_fit: guide loss weight (Σ(y − y_bic)², ``s²``).
@@ -116,7 +116,7 @@ def _plus_train() -> TrainConfig:
 @dataclass(frozen=True)
 class IRNPlusConfig:
     """A whole IRN+ experiment; ``train.optim`` is G's optimiser (official: Adam 1e-4, 400k steps, halving at
-    50k/100k/200k/300k; the paper: 200k steps, halving at 50k/100k, ``specs/irn.md`` §5.1)."""
+    50k/100k/200k/300k; the paper: 200k steps, halving at 50k/100k, ``docs/irn-extensions.md``)."""
 
     family: str = "irn-plus"
     model: IRNModelConfig = field(default_factory=lambda: IRNModelConfig(name="irn-x4-plus"))

@@ -26,7 +26,7 @@ def _unwrap(model: nn.Module) -> IRN | IRNColor:
 def training_losses(
     model: nn.Module, batch: dict[str, Tensor], cfg: IRNLossConfig, generator: torch.Generator
 ) -> tuple[Tensor, dict[str, float]]:
-    """One IRN step's loss (``specs/irn.md`` §2.1). Pure: no optimiser, no device moves, no logging.
+    """One IRN step's loss (``docs/irn-extensions.md``). Pure: no optimiser, no device moves, no logging.
 
     ``batch["x"]`` is the HR crop ``(B,3,H,W)`` and ``batch["x_lq"]`` the bicubic LR guide ``(B,3,H/s,W/s)``.
     ``model`` may be wrapped in DDP: the forward pass goes through the wrapper and the inverse through the IRN.

@@ -7,7 +7,7 @@ loads a local copy (``vgg19-dcbb9e9d.pth``, ``vgg16-397923af.pth``, ``alexnet-ow
 with the same ``features.*`` keys; ``classifier.*`` keys are ignored).
 
 - :class:`VGG19Features` — ``features[:35]`` = conv5_4 **before** its ReLU (ESRGAN/IRN+ perceptual features,
-  ``specs/irn.md`` §1.8), with ImageNet normalisation of a [0, 1] input inside.
+  ``docs/irn.md``), with ImageNet normalisation of a [0, 1] input inside.
 - :class:`VGG16Features`, :class:`AlexNetFeatures` — the LPIPS backbones (:mod:`invrestore.metrics.perceptual`).
 - :class:`DiscriminatorVGG128` — ESRGAN's ``Discriminator_VGG_128`` used by IRN+ (14,499,401 parameters).
 """
@@ -182,7 +182,7 @@ class TorchvisionFeatures(nn.Module):
 class VGG19Features(TorchvisionFeatures):
     """VGG19 ``features[:35]``: conv5_4 before its ReLU, ``(B, 512, H/16, W/16)`` for a [0, 1] RGB input.
 
-    The perceptual features of ESRGAN and IRN+ (``specs/irn.md`` §1.8). 20,024,384 parameters (all 16 convs).
+    The perceptual features of ESRGAN and IRN+ (``docs/irn.md``). 20,024,384 parameters (all 16 convs).
     """
 
     expected_file = "vgg19-dcbb9e9d.pth"
@@ -218,7 +218,7 @@ class AlexNetFeatures(TorchvisionFeatures):
 
 
 class DiscriminatorVGG128(nn.Module):
-    """ESRGAN's ``Discriminator_VGG_128`` (IRN+'s D, ``specs/irn.md`` §1.8): one real/fake logit per image.
+    """ESRGAN's ``Discriminator_VGG_128`` (IRN+'s D, ``docs/irn.md``): one real/fake logit per image.
 
     Five stages of (3×3 stride-1 conv, 4×4 stride-2 conv) with ``nf, 2nf, 4nf, 8nf, 8nf`` channels; BatchNorm on
     every conv but the first (which alone has a bias); LeakyReLU(0.2); then ``Linear(8nf·k·k → 100)``, LeakyReLU,

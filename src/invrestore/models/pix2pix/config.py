@@ -1,6 +1,6 @@
 """pix2pix / "Rethinking generative restoration" configuration (frozen dataclasses; YAML only serializes them).
 
-Defaults are pix2pix's (``specs/restoration_vae.md`` §2.1): UNet-8 + 70×70 PatchGAN, vanilla GAN, λ_L1 = 100,
+Defaults are pix2pix's (``docs/generative.md``): UNet-8 + 70×70 PatchGAN, vanilla GAN, λ_L1 = 100,
 Adam(2e-4, β = (0.5, 0.999)), 100 epochs at constant LR then 100 epochs of linear decay, batch 1, train-mode
 inference. :data:`PAPER_FINAL` is the paper's final model (InfoAccum-15 + UNet-5 + SubPixUpsamp + LSGAN).
 """
@@ -92,7 +92,7 @@ class Pix2PixOptimConfig:
     epoch_count: int = 1
 
 
-#: Real paired datasets (``specs/restoration_vae.md`` §2.3 Table IV) for ``data.paired``, plus ``"folders"``.
+#: Real paired datasets (``docs/generative.md`` Table IV) for ``data.paired``, plus ``"folders"``.
 PAIRED_SETS = ("sidd", "reside", "rain800", "rain1200", "raincityscapes", "outdoorrain", "folders")
 
 

@@ -1,4 +1,4 @@
-"""pix2pix / LSGAN objectives (``specs/restoration_vae.md`` §2.1–2.2; paper eq. 16–18).
+"""pix2pix / LSGAN objectives (``docs/generative.md``–2.2; paper eq. 16–18).
 
 All images here are in the generator's range [−1, 1]; ``cond`` is the degraded input ``x_lq``, ``x`` the target,
 ``x_hat = G(cond)``. Reductions are means, as in pix2pix:

@@ -2,7 +2,7 @@
 
 Papers: Isola et al., "Image-to-Image Translation with Conditional Adversarial Networks", CVPR 2017 (pix2pix);
 "Rethinking Generative Methods for Image Restoration in Physics-based Vision" (UNet-N, InfoAccum-L, SubPixUpsamp,
-LSGAN). Team spec: ``specs/restoration_vae.md`` §2. Reference code (read, not copied): junyanz's
+LSGAN). Team spec: ``docs/generative.md``. Reference code (read, not copied): junyanz's
 ``pytorch-CycleGAN-and-pix2pix`` ``models/networks.py``.
 
 .. code-block:: none

@@ -1,7 +1,7 @@
 """Information-loss probe ("Rethinking generative restoration", Table III): how much of a clean image survives a
 generator used as an autoencoder.
 
-Protocol (``specs/restoration_vae.md`` §2.2): train the generator *alone* (no discriminator) to reproduce clean
+Protocol (``docs/generative.md``): train the generator *alone* (no discriminator) to reproduce clean
 images (Rain800 ground truths in the paper) with an MSE loss, then report PSNR/SSIM between input and output. An
 invertible model (anything with ``.inverse``) needs no training: ``x̂ = f⁻¹(f(x))`` is exact up to float error.
 

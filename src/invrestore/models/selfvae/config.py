@@ -1,7 +1,7 @@
 """Network-size arguments of the selfVAE family and the named presets (paper size and small CPU size).
 
 Paper sizes follow the official srVAE code for CIFAR-10 (``vae``, ``selfvae-downscale``) and the proposals of
-``specs/restoration_vae.md`` §3.5 for the models without code (``selfvae-downscale-3lvl``, ``selfvae-sketch``,
+``docs/selfvae.md`` for the models without code (``selfvae-downscale-3lvl``, ``selfvae-sketch``,
 ``vae-64``). Small presets keep the structure with tiny growth rates and ``(4, ·, ·)`` latents for CPU tests.
 
 The second half holds the training configuration (:class:`SelfVAEConfig`, the official Adamax recipe as defaults).

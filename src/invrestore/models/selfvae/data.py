@@ -7,7 +7,7 @@ Sources:
   with ``b"data"`` ``(N, 3072)`` uint8 in CHW order and ``b"labels"``);
 - an ``.npz`` with ``x_train``, ``y_train``, ``x_test``, ``y_test`` (uint8 NHWC images, integer labels).
 
-CelebA and Imagenette64 (``specs/restoration_vae.md`` §3.7, loaders of :mod:`invrestore.data.external`):
+CelebA and Imagenette64 (``docs/selfvae.md``, loaders of :mod:`invrestore.data.external`):
 
 - :func:`load_celeba`: srVAE's ``crop(top 40, left 15, 148×148) → Resize(S)`` (Pillow bilinear, as torchvision
   on PIL images), no augmentation; ``train`` = the official train partition, ``test`` = the official test partition.

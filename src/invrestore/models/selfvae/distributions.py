@@ -2,7 +2,7 @@
 
 Paper: Gatopoulos & Tomczak, "Self-Supervised Variational Auto-Encoders", Entropy 2021; the likelihood is the
 discretised mixture of logistics of PixelCNN++ (Salimans et al., ICLR 2017) as in the official srVAE code
-(``src/modules/distributions.py``), ``specs/restoration_vae.md`` §3.3.
+(``src/modules/distributions.py``), ``docs/selfvae.md``.
 
 Data convention: ``x ∈ {0, 1/255, …, 1}`` (no dequantisation), bin width ``b = 1/255``. The likelihood is a
 *probability mass function* over the 256 levels of every sub-pixel, so ``−log p(x)`` is a discrete NLL in nats and

@@ -2,7 +2,7 @@
 
 Paper: Gatopoulos & Tomczak, "Self-Supervised Variational Auto-Encoders", Entropy 2021 (selfVAE); the layer
 details follow the official code of its predecessor srVAE (``src/modules/nn_layers.py``), see
-``specs/restoration_vae.md`` §3.1.
+``docs/selfvae.md``.
 
 Weight normalisation (Salimans & Kingma, 2016): ``w = g · v / ‖v‖`` with the norm taken over every dimension but
 the output-channel one (dim 0 for a convolution, dim 1 for a transposed convolution). Data-dependent init on the

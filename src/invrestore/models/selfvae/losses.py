@@ -1,7 +1,6 @@
 """Objectives of selfVAE: the negative ELBO and the importance-weighted NLL (correct and official legacy).
 
-Paper: Gatopoulos & Tomczak, Entropy 2021 (eq. 11, the IW bound with K = 512 in §4); ``specs/restoration_vae.md``
-§3.3 and §3.7.
+Paper: Gatopoulos & Tomczak, Entropy 2021 (eq. 11, the IW bound with K = 512 in §4); ``docs/selfvae.md``.
 
 - ``NELBO(x) = −log w``, ``log w = log p(x, y, z, u) − log Q(z, u | x)`` (single sample; ``log`` in nats).
   The training loss is the batch mean; ``bpd = NELBO / (D ln 2)`` with ``D = 3·H·W`` (``x`` only).

@@ -1,7 +1,7 @@
 """selfVAE models: the VAE baseline, selfVAE-downscale / -sketch (one level) and the 3-level selfVAE-downscale.
 
 Paper: Gatopoulos & Tomczak, "Self-Supervised Variational Auto-Encoders", Entropy 2021 (eq. 11, eq. 21–23);
-official code of the single-level CIFAR-10 model: srVAE (``specs/restoration_vae.md`` §3).
+official code of the single-level CIFAR-10 model: srVAE (``docs/selfvae.md``).
 
 Every model returns, per example, the single-sample log importance weight ``log w = log p(x, y, z, u) −
 log Q(z, u | x)`` split into its terms; ``NELBO = −log w`` (in nats; the loss is its batch mean) and

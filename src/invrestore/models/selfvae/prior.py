@@ -1,7 +1,7 @@
 """RealNVP prior ``p_λ(u)`` of selfVAE, built from the invertible blocks of :mod:`invrestore.nn`.
 
 Papers: Dinh et al., "Density estimation using Real NVP", ICLR 2017; used as the top prior of selfVAE
-(Gatopoulos & Tomczak, Entropy 2021) in the official srVAE code, ``specs/restoration_vae.md`` §3.2.
+(Gatopoulos & Tomczak, Entropy 2021) in the official srVAE code, ``docs/selfvae.md``.
 
 Architecture for ``num_scales = 2`` on ``(C, h, w)`` (10 couplings; ``ckb`` = checkerboard coupling, ``ch`` =
 channel coupling)::

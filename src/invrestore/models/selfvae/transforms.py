@@ -1,7 +1,7 @@
 """Deterministic, non-invertible transformations ``y = d(x)`` of selfVAE (paper §3, appendix A.3).
 
 Paper: Gatopoulos & Tomczak, "Self-Supervised Variational Auto-Encoders", Entropy 2021;
-``specs/restoration_vae.md`` §3.4.
+``docs/selfvae.md``.
 
 - :func:`downscale_pil_bilinear` — the official srVAE ``ToPILImage → Resize((H/s, W/s)) → ToTensor``, i.e.
   Pillow's ``Image.resize(..., Image.BILINEAR)``, re-implemented bit-exactly without Pillow: Pillow's
