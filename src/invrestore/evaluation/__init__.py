@@ -7,8 +7,8 @@ Example::
     result.means["psnr_y"], result.rows()
 """
 
+from invrestore.degradations.rescaling import BicubicMethod, RescalingMethod
 from invrestore.evaluation.dataset import METRIC_KEYS, DatasetResult, evaluate_dataset
-from invrestore.evaluation.methods import BicubicMethod, RescalingMethod
 from invrestore.evaluation.protocols import PROTOCOLS, EvaluationProtocol, ImageResult, get_protocol, modcrop
 
 __all__ = [

@@ -10,8 +10,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from invrestore.degradations.rescaling import RescalingMethod
 from invrestore.errors import DatasetNotFoundError
-from invrestore.evaluation.methods import RescalingMethod
 from invrestore.evaluation.protocols import EvaluationProtocol, ImageResult, get_protocol
 
 __all__ = ["METRIC_KEYS", "DatasetResult", "evaluate_dataset"]

@@ -239,7 +239,7 @@ def jpeg_rd_points(
     """
     from invrestore.codecs import describe
     from invrestore.degradations.jpeg import SUBSAMPLING
-    from invrestore.evaluation.methods import BicubicMethod
+    from invrestore.degradations.rescaling import BicubicMethod
     from invrestore.evaluation.rd import as_named_images
     from invrestore.io import to_uint8
     from invrestore.models.irn.crm import bicubic_lr, jpeg_crm

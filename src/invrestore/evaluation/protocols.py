@@ -30,7 +30,7 @@ when loaded and the image is then treated like any colour image. Its Y is then 1
 shrinks every error by 219/255 and raises that image's PSNR by 20·log10(255/219) = 1.32 dB (the Set14 mean by
 ≈ 0.094 dB, at every scale).
 
-Measured on Set5/Set14/BSD100 with :class:`~invrestore.evaluation.methods.BicubicMethod`, ``vdsr`` (×2–×4) and
+Measured on Set5/Set14/BSD100 with :class:`~invrestore.degradations.rescaling.BicubicMethod`, ``vdsr`` (×2–×4) and
 ``lapsrn`` (×8) reproduce the IRN paper's "Bicubic & Bicubic" rows within 0.01 dB and 0.001 SSIM
 (see ``tests/evaluation``).
 """
@@ -47,8 +47,8 @@ import torch
 from torch import Tensor
 
 from invrestore.color import ImageShapeError, rgb_to_y_matlab
+from invrestore.degradations.rescaling import RescalingMethod
 from invrestore.errors import ConfigError, ScaleError
-from invrestore.evaluation.methods import RescalingMethod
 from invrestore.metrics import psnr, quantize_8bit, ssim
 from invrestore.metrics.ssim import Variant
 
@@ -129,7 +129,7 @@ class EvaluationProtocol:
         Args:
             hr: HR image ``(C, H, W)``, C = 1 or 3, float in [0, 1] that came from 8 bits (values k/255; it is
                 rounded to 8 bits again here, so other values are quantised first). Any device.
-            method: A :class:`~invrestore.evaluation.methods.RescalingMethod`; it receives ``(1, C', H', W')``
+            method: A :class:`~invrestore.degradations.rescaling.RescalingMethod`; it receives ``(1, C', H', W')``
                 tensors in :attr:`dtype` on ``hr``'s device.
             scale: Integer scale factor; it is also the border shaved before scoring.
             name: Image name stored in the result.
@@ -183,7 +183,7 @@ class EvaluationProtocol:
         return ImageResult(name, psnr_y, ssim_y, psnr_rgb, ssim_rgb, **lr_scores)
 
     def _score_lr(self, lr: Tensor, x: Tensor, s: int, gray: bool) -> dict[str, float | None]:
-        from invrestore.evaluation.methods import BicubicMethod
+        from invrestore.degradations.rescaling import BicubicMethod
 
         ref = quantize_8bit(BicubicMethod().downscale(x, s).to(torch.float64)) / 255.0
         got = quantize_8bit(lr.to(torch.float64)) / 255.0

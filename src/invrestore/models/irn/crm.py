@@ -219,10 +219,11 @@ def _check_lr_source(lr_source: str) -> str:
 def bicubic_lr(x: Tensor, scale: int) -> Tensor:
     """The 8-bit MATLAB-bicubic LR of ``x`` ``(B, C, H, W)`` (H, W multiples of ``scale``): ``k / 255`` values.
 
-    MATLAB ``imresize(·, 1/s, 'bicubic')`` with antialiasing (:class:`~invrestore.evaluation.BicubicMethod`), then
-    round half up to 8 bits as :func:`invrestore.io.to_uint8` (the LR file ``bench codecs`` encodes). Same dtype.
+    MATLAB ``imresize(·, 1/s, 'bicubic')`` with antialiasing
+    (:class:`~invrestore.degradations.rescaling.BicubicMethod`), then round half up to 8 bits as
+    :func:`invrestore.io.to_uint8` (the LR file ``bench codecs`` encodes). Same dtype.
     """
-    from invrestore.evaluation.methods import BicubicMethod
+    from invrestore.degradations.rescaling import BicubicMethod
 
     lr = BicubicMethod().downscale(x, scale)
     return (torch.floor(lr.to(torch.float64).clamp(0, 1) * 255.0 + 0.5) / 255.0).to(x.dtype)
@@ -354,7 +355,7 @@ def bicubic_jpeg_crm(
     The 8-bit MATLAB-bicubic LR (:func:`bicubic_lr`) → JPEG → decode → ``R`` → ``Quant`` (:func:`jpeg_crm`; no
     ``R`` when ``crm`` is None) → MATLAB bicubic up by ``scale``.
     """
-    from invrestore.evaluation.methods import BicubicMethod
+    from invrestore.degradations.rescaling import BicubicMethod
 
     with torch.no_grad():
         r, total = jpeg_crm(crm, bicubic_lr(x, scale), quality, subsampling, store)
