@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from invrestore.errors import CheckpointError, ConfigError, ImageShapeError
-from invrestore.models.irn.vgg import AlexNetFeatures, TorchvisionFeatures, VGG16Features
+from invrestore.metrics.backbones import AlexNetFeatures, TorchvisionFeatures, VGG16Features
 
 __all__ = ["LPIPS", "FeatureStats", "frechet_distance", "load_lpips_heads"]
 
