@@ -20,7 +20,7 @@ no PSNR gain, and ``stop_lr = min_lr`` ends the run once the rate falls below 1e
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from invrestore.data.restoration import RestorationDataConfig
 from invrestore.errors import ConfigError
@@ -42,15 +42,26 @@ TASKS = ("denoise", "jpeg", "inpaint")
 
 @dataclass(frozen=True)
 class IRAEModelConfig:
-    """The registered model and its constructor arguments (see :class:`~invrestore.models.irae.IRAE`)."""
+    """The registered model (``irae``) and its constructor's keyword arguments: the fields other than ``name`` are
+    passed to :class:`~invrestore.models.irae.IRAE` as they are (``build_model(cfg.model)``)."""
 
     name: str = "irae"
+    in_channels: int = 3
     width: int = 64
     depth: int = 16
     levels: int = 2
     lu: bool = False
     unused_gaussianize: bool = False
     memory_efficient: bool = False
+
+    def __post_init__(self) -> None:
+        for key, value, low in (("in_channels", self.in_channels, 1), ("width", self.width, 1)):
+            if value < low:
+                raise ConfigError(f"model.{key} must be >= {low}, got {value}")
+        if self.depth < 0:
+            raise ConfigError(f"model.depth (flow steps per level) must be >= 0, got {self.depth}")
+        if self.levels < 1:
+            raise ConfigError(f"model.levels must be >= 1, got {self.levels}")
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,10 @@ class IRAELossConfig:
     paper's eq. 4 (per-image sum averaged over the batch; a constant factor C·H·W larger)."""
 
     reduction: str = "mean"
+
+    def __post_init__(self) -> None:
+        if self.reduction not in ("mean", "sum"):
+            raise ConfigError(f"loss.reduction must be 'mean' or 'sum', got {self.reduction!r}")
 
 
 @dataclass(frozen=True)
@@ -93,6 +108,16 @@ class IRAEScheduleConfig:
     def __post_init__(self) -> None:
         if self.rule not in ("paper", "official"):
             raise ConfigError(f"schedule.rule must be 'paper' or 'official', got {self.rule!r}")
+        for key in ("steps_per_epoch", "epochs"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"schedule.{key} must be >= 1, got {getattr(self, key)}")
+        if self.decay_epoch < 0 or self.plateau_patience_epochs < 1:
+            raise ConfigError(
+                "schedule.decay_epoch must be >= 0 and schedule.plateau_patience_epochs >= 1, got "
+                f"{self.decay_epoch} and {self.plateau_patience_epochs}"
+            )
+        if not 0 < self.plateau_factor < 1:
+            raise ConfigError(f"schedule.plateau_factor must lie in (0, 1), got {self.plateau_factor}")
 
     @property
     def first_decay_gamma(self) -> float:
@@ -100,9 +125,9 @@ class IRAEScheduleConfig:
         return 0.2 if self.rule == "paper" else 0.1
 
 
-def _schedule_fields(s: IRAEScheduleConfig) -> dict[str, object]:
+def _schedule_fields(s: IRAEScheduleConfig) -> dict[str, Any]:
     """The loop's schedule settings for a rule: the paper's multistep-then-plateau with a stop, or multistep."""
-    fields: dict[str, object] = {"milestones": (s.decay_epoch * s.steps_per_epoch,), "gamma": s.first_decay_gamma}
+    fields: dict[str, Any] = {"milestones": (s.decay_epoch * s.steps_per_epoch,), "gamma": s.first_decay_gamma}
     if s.rule == "paper":
         fields.update(schedule="multistep-plateau", plateau_patience=s.plateau_patience_epochs, stop_lr=s.min_lr)
     return fields
@@ -110,7 +135,7 @@ def _schedule_fields(s: IRAEScheduleConfig) -> dict[str, object]:
 
 def _default_train() -> TrainConfig:
     s = IRAEScheduleConfig()
-    optim = OptimConfig(lr=1e-3, weight_decay=0.0, grad_clip=50.0, **_schedule_fields(s))  # type: ignore[arg-type]
+    optim = OptimConfig(lr=1e-3, weight_decay=0.0, grad_clip=50.0, **_schedule_fields(s))
     n = s.steps_per_epoch
     return TrainConfig(steps=s.epochs * n, batch_size=100, seed=0, val_every=n, ckpt_every=n, optim=optim)
 
@@ -131,7 +156,7 @@ def irae_config(
     task: str = "denoise",
     rule: str = "paper",
     steps_per_epoch: int = 1_627,
-    **data_overrides: object,
+    **data_overrides: Any,
 ) -> IRAEConfig:
     """A consistent IRAE preset: the schedule in epochs converted to the loop's step milestones.
 
@@ -145,7 +170,7 @@ def irae_config(
     """
     schedule = IRAEScheduleConfig(rule=rule, steps_per_epoch=steps_per_epoch)
     lr, batch = 1e-3, 100
-    data_kw: dict[str, object] = {"task": task}
+    data_kw: dict[str, Any] = {"task": task}
     if task == "jpeg":
         # the official JPEG data: 64×64 random crops of pre-made images, no 5-bit pipeline; dataset unnamed
         data_kw.update(crop_size=64, dequantize_bits=0, repeat=10)
@@ -154,8 +179,8 @@ def irae_config(
         schedule = replace(schedule, epochs=200)
         data_kw.update(resize=256)
     data_kw.update(data_overrides)
-    data = IRAEDataConfig(**data_kw)  # type: ignore[arg-type]
+    data = IRAEDataConfig(**data_kw)
     n = schedule.steps_per_epoch
-    optim = OptimConfig(lr=lr, weight_decay=0.0, grad_clip=50.0, **_schedule_fields(schedule))  # type: ignore[arg-type]
+    optim = OptimConfig(lr=lr, weight_decay=0.0, grad_clip=50.0, **_schedule_fields(schedule))
     train = TrainConfig(steps=schedule.epochs * n, batch_size=batch, seed=0, val_every=n, ckpt_every=n, optim=optim)
     return IRAEConfig(data=data, schedule=schedule, train=train)

@@ -65,7 +65,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from invrestore.errors import ScaleError
+from invrestore.errors import ConfigError, ScaleError
 from invrestore.imageops import pad_to_multiple
 from invrestore.models.registry import register_model
 from invrestore.nn import (
@@ -174,8 +174,10 @@ class IRAEGlow(InvertibleModule):
         memory_efficient: bool = False,
     ) -> None:
         super().__init__()
-        if levels < 1 or depth < 0:
-            raise ValueError(f"need levels >= 1 and depth >= 0, got levels={levels}, depth={depth}")
+        if levels < 1 or depth < 0 or width < 1:
+            raise ConfigError(
+                f"IRAE needs levels >= 1, depth >= 0 and width >= 1, got levels={levels}, depth={depth}, width={width}"
+            )
         self.in_channels = in_channels
         self.levels = levels
         self.depth = depth
@@ -277,19 +279,23 @@ class IRAE(nn.Module):
         memory_efficient: bool = False,
     ) -> None:
         super().__init__()
-        kw = {
-            "in_channels": in_channels,
-            "width": width,
-            "depth": depth,
-            "levels": levels,
-            "lu": lu,
-            "unused_gaussianize": unused_gaussianize,
-            "memory_efficient": memory_efficient,
-        }
         self.in_channels = in_channels
         self.levels = levels
-        self.encoder = IRAEGlow(**kw)  # type: ignore[arg-type]
-        self.decoder = IRAEGlow(step_actnorm_data_init=False, **kw)  # type: ignore[arg-type]
+
+        def glow(step_actnorm_data_init: bool) -> IRAEGlow:
+            return IRAEGlow(
+                in_channels=in_channels,
+                width=width,
+                depth=depth,
+                levels=levels,
+                lu=lu,
+                step_actnorm_data_init=step_actnorm_data_init,
+                unused_gaussianize=unused_gaussianize,
+                memory_efficient=memory_efficient,
+            )
+
+        self.encoder = glow(True)
+        self.decoder = glow(False)
 
     @property
     def multiple(self) -> int:
@@ -328,19 +334,21 @@ class IRAE(nn.Module):
         return out[0] if single else out
 
 
-@register_model("irae", family="irae", description="IRAE (K=16, L=2, width 64): 1,301,504 params")
-def irae(**overrides: object) -> IRAE:
-    """IRAE with the paper preset ``K = 16``, ``L = 2``, width 64 (keyword overrides: see :class:`IRAE`)."""
-    return IRAE(**overrides)  # type: ignore[arg-type]
-
-
-@register_model(
-    "irae-denoise25",
+register_model(
+    "irae",
+    IRAE,
     family="irae",
-    description="IRAE (K=16, L=2, width 64) trained here for σ = 25 denoising (CPU budget): 1,301,504 params",
+    trainer="irae",
+    params=1_301_504,
+    description="IRAE (K=16, L=2, width 64)",
+)
+register_model(
+    "irae-denoise25",
+    IRAE,
+    family="irae",
+    trainer="irae",
+    params=1_301_504,
+    description="IRAE (K=16, L=2, width 64) trained here for σ = 25 denoising (CPU budget)",
     pretrained="irae-denoise25.safetensors",
     task="denoise",
 )
-def irae_denoise25(**overrides: object) -> IRAE:
-    """The ``irae`` preset with shipped σ = 25 denoising weights (see ``weights/irae-denoise25.md``)."""
-    return IRAE(**overrides)  # type: ignore[arg-type]

@@ -1,6 +1,7 @@
-"""The IRAE training step (pure), its data pipeline, and the :class:`~invrestore.train.loop.Task` for the loop.
+"""The IRAE training step (pure) and :class:`IRAETask`, the ``family: irae`` task of the generic loop.
 
-Data flow of one step (``docs/restoration.md``–1.3):
+Data flow of one step (``docs/restoration.md``–1.3; shared with the baselines, see
+:mod:`invrestore.models.restoration_task`):
 
 .. code-block:: none
 
@@ -12,30 +13,20 @@ Data flow of one step (``docs/restoration.md``–1.3):
 The degradation runs in the training step rather than in the dataset so that the dequantised clean image (the
 official target) is what gets degraded, with the loop's reproducible per-step generator. JPEG is encoded on the
 CPU (Pillow); on a GPU this is a host round trip per batch. The pipeline pieces (:class:`CenterCropResize`,
-:func:`dequantize`, :func:`degrade_batch`, :func:`make_degradation`) live in :mod:`invrestore.data.restoration`,
-shared with the baselines, and are re-exported here.
+:func:`dequantize`, :func:`degrade_batch`, :func:`make_degradation`) live in :mod:`invrestore.data.restoration`
+and are re-exported here.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor, nn
-from torch.utils.data import Dataset
 
-from invrestore.data.restoration import (
-    CenterCropResize,
-    degrade_batch,
-    dequantize,
-    make_degradation,
-    restoration_train_set,
-    validate_restoration,
-)
-from invrestore.metrics import psnr
+from invrestore.data.restoration import CenterCropResize, degrade_batch, dequantize, make_degradation
 from invrestore.models.irae.config import IRAEConfig
 from invrestore.models.irae.losses import l1_loss
-from invrestore.models.irae.model import IRAE, pad_to_multiple
+from invrestore.models.registry import register_task
+from invrestore.models.restoration_task import RestorationTask, restoration_step, restore_padded
 
 __all__ = [
     "CenterCropResize",
@@ -49,65 +40,22 @@ __all__ = [
 
 def training_losses(
     model: nn.Module, batch: dict[str, Tensor], cfg: IRAEConfig, generator: torch.Generator
-) -> tuple[Tensor, dict[str, float]]:
+) -> tuple[Tensor, dict[str, Tensor]]:
     """One IRAE step's loss: dequantise the clean crops, degrade them, ``L1(IRAE(y), x)``. Pure (no optimiser).
 
     ``batch["x"]`` is the clean crop ``(B, C, H, W)`` (``batch["x_lq"]`` is ignored: the degradation is applied
-    here, see the module docstring). ``model`` may be DDP-wrapped.
+    here, see the module docstring). ``model`` may be DDP-wrapped. The metrics (``loss``, ``psnr``) are detached
+    tensors. Sizes that are not multiples of ``2^L`` are padded and cropped back, as in validation.
     """
-    x = batch["x"]
-    if cfg.data.dequantize_bits:
-        x = dequantize(x, cfg.data.dequantize_bits, generator)
-    y, _ = degrade_batch(x, cfg.data, generator)
-    x_hat = model(y)
-    loss = l1_loss(x_hat, x, cfg.loss.reduction)
-    with torch.no_grad():
-        batch_psnr = float(psnr(x_hat.detach().clamp(0, 1), x, quantize=False).mean())
-    return loss, {"loss": float(loss.detach()), "psnr": batch_psnr}
+    return restoration_step(
+        model, batch, cfg.data, generator, lambda x_hat, x: l1_loss(x_hat, x, cfg.loss.reduction), restore_padded
+    )
 
 
-class IRAETask:
-    """Trains IRAE with the paper's recipe through :func:`invrestore.train.loop.fit`."""
+@register_task("irae", IRAEConfig)
+class IRAETask(RestorationTask[IRAEConfig]):
+    """Trains IRAE with the paper's recipe through :func:`invrestore.train.loop.fit`: the model built from
+    ``cfg.model`` by the registry, L1 loss, validation PSNR/SSIM on whole images (padded to ``2^L``)."""
 
-    best_metric = "psnr"
-
-    def __init__(self, cfg: IRAEConfig) -> None:
-        self.cfg = cfg
-        self.train = cfg.train
-        self.name = cfg.model.name
-
-    def config(self) -> Any:
-        return self.cfg
-
-    def build_model(self) -> nn.Module:
-        from invrestore.models.registry import create_model
-
-        m = self.cfg.model
-        return create_model(
-            m.name,
-            width=m.width,
-            depth=m.depth,
-            levels=m.levels,
-            lu=m.lu,
-            unused_gaussianize=m.unused_gaussianize,
-            memory_efficient=m.memory_efficient,
-        )
-
-    def train_dataset(self) -> Dataset[Any]:
-        return restoration_train_set(self.cfg.data, self.cfg.train.seed)
-
-    def training_step(
-        self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
-    ) -> tuple[Tensor, dict[str, float]]:
-        return training_losses(model, batch, self.cfg, generator)
-
-    def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
-        """Mean PSNR/SSIM on the validation set (see :func:`~invrestore.data.restoration.validate_restoration`)."""
-        inner = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-        multiple = inner.multiple if isinstance(inner, IRAE) else 1
-
-        def run(deg: Any) -> Tensor:
-            h, w = deg.y.shape[-2:]
-            return inner(pad_to_multiple(deg.y.to(device), multiple))[..., :h, :w]
-
-        return validate_restoration(run, self.cfg.data, self.cfg.train.seed)
+    def pixel_loss(self, x_hat: Tensor, x: Tensor) -> Tensor:
+        return l1_loss(x_hat, x, self.cfg.loss.reduction)
