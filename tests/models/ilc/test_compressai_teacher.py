@@ -287,14 +287,21 @@ def test_other_checkpoints_get_one_line_naming_what_they_are() -> None:
 
 
 def test_an_ilc_training_config_accepts_a_compressai_teacher_file(tmp_path: Path) -> None:
-    from invrestore.models.ilc.config import CodecDataConfig, ILCConfig, ILCLossConfig, ILCModelConfig
+    from invrestore.models.ilc.config import (
+        CodecDataConfig,
+        ILCConfig,
+        ILCLossConfig,
+        ILCModelConfig,
+        ILCTeacherConfig,
+    )
     from invrestore.models.ilc.steps import ILCTask
 
     latent = create_model("ilc-tiny").latent_channels  # type: ignore[union-attr]
     path = tmp_path / "bmshj2018-factorized.pth.tar"
     torch.save({"state_dict": compressai_state(n=4, m=int(latent))}, path)
     cfg = ILCConfig(
-        model=ILCModelConfig(name="ilc-tiny", teacher="bls2017-8", teacher_weights=str(path)),
+        model=ILCModelConfig(name="ilc-tiny"),
+        teacher=ILCTeacherConfig(name="bls2017-8", weights=str(path)),
         loss=ILCLossConfig(teacher_lmbda=0.01),
         data=CodecDataConfig(train_folders=(str(tmp_path),), crop_size=32),
     )

@@ -20,6 +20,7 @@ from invrestore.models.ilc.config import (
     ILCConfig,
     ILCLossConfig,
     ILCModelConfig,
+    ILCTeacherConfig,
 )
 from invrestore.models.ilc.loading import finalize_codec_weights, load_codec
 from invrestore.models.ilc.losses import distillation_loss, distortion_loss, latent_loss, rate_bpp
@@ -103,9 +104,8 @@ def _ilc_cfg(
     teacher_weights: Path | None, folder: Path, name: str = "ilc-tiny", teacher: str = "bls2017-8"
 ) -> ILCConfig:
     return ILCConfig(
-        model=ILCModelConfig(
-            name=name, teacher=teacher, teacher_weights=str(teacher_weights) if teacher_weights else None
-        ),
+        model=ILCModelConfig(name=name),
+        teacher=ILCTeacherConfig(name=teacher, weights=str(teacher_weights) if teacher_weights else None),
         loss=ILCLossConfig(teacher_lmbda=0.01),
         data=CodecDataConfig(train_folders=(str(folder),), crop_size=32, val_folders=(str(folder),), val_limit=1),
         train=_train_cfg(),
@@ -165,7 +165,14 @@ def test_em_optim_splits_the_entropy_model_into_its_own_group(
 ) -> None:
     base = _ilc_cfg(_teacher_file(tiny_codec, tmp_path), image_folder)
     task = ILCTask(
-        ILCConfig(model=base.model, loss=base.loss, data=base.data, train=base.train, em_optim=OptimConfig())
+        ILCConfig(
+            model=base.model,
+            teacher=base.teacher,
+            loss=base.loss,
+            data=base.data,
+            train=base.train,
+            em_optim=OptimConfig(),
+        )
     )
     model = task.build_model()
     groups = task.param_groups(model)
@@ -178,7 +185,7 @@ def test_em_optim_splits_the_entropy_model_into_its_own_group(
 
 
 def test_ilc_task_errors(tiny_codec: BLS2017, image_folder: Path, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="teacher_weights"):
+    with pytest.raises(ConfigError, match=r"teacher\.weights"):
         ILCTask(_ilc_cfg(None, image_folder)).build_model()
     wrong = BLS2017(N=16)
     with pytest.raises(ConfigError, match="latent channels"):

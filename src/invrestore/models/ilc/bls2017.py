@@ -146,29 +146,39 @@ class BLS2017(LearnedCodec):
         return self.latent_channels, -(-height // f), -(-width // f)
 
 
-@register_model("bls2017-128", "ilc", "Ballé 2017 factorized-prior codec, N=128 (TFC default; ILC teacher topology)")
-def bls2017_128(**kw: Any) -> BLS2017:
-    return BLS2017(**{"N": 128, **kw})
-
-
-@register_model("bls2017-256", "ilc", "Ballé 2017 factorized-prior codec, N=256 (the ILC paper's teacher)")
-def bls2017_256(**kw: Any) -> BLS2017:
-    return BLS2017(**{"N": 256, **kw})
-
-
-@register_model(
-    "bmshj2018-factorized-128-192",
-    "ilc",
-    "Ballé 2018 factorized prior in CompressAI's layout (bmshj2018-factorized q1–5), N=128, M=192: 2,998,147 params",
-)
-def bmshj2018_factorized_128_192(**kw: Any) -> BLS2017:
-    return BLS2017(**{"N": 128, "M": 192, "topology": "bmshj2018-factorized", **kw})
-
-
-@register_model(
-    "bmshj2018-factorized-192-320",
-    "ilc",
-    "Ballé 2018 factorized prior in CompressAI's layout (bmshj2018-factorized q6–8), N=192, M=320: 7,030,531 params",
-)
-def bmshj2018_factorized_192_320(**kw: Any) -> BLS2017:
-    return BLS2017(**{"N": 192, "M": 320, "topology": "bmshj2018-factorized", **kw})
+# The registered codecs of this topology (``bls2017-N`` for other ``N`` is built by
+# :func:`invrestore.models.ilc.loading.create_codec` for decoding; training presets name a registered model).
+register_model(
+    "bls2017-8", BLS2017, family="ilc", trainer="bls2017", kwargs={"N": 8}, params=11_099,
+    description="Tiny Ballé 2017 codec, N=8, for tests and smoke runs (teacher of ilc-tiny)",
+)  # fmt: skip
+register_model(
+    "bls2017-128", BLS2017, family="ilc", trainer="bls2017", kwargs={"N": 128}, params=1_774_979,
+    description="Ballé 2017 factorized-prior codec, N=128 (TFC default; ILC teacher topology)",
+)  # fmt: skip
+register_model(
+    "bls2017-256", BLS2017, family="ilc", trainer="bls2017", kwargs={"N": 256}, params=6_957_827,
+    description="Ballé 2017 factorized-prior codec, N=256 (the ILC paper's teacher)",
+)  # fmt: skip
+register_model(
+    "bmshj2018-factorized-128-192", BLS2017, family="ilc", trainer="bls2017",
+    kwargs={"N": 128, "M": 192, "topology": "bmshj2018-factorized"}, params=2_998_147,
+    description="Ballé 2018 factorized prior in CompressAI's layout (bmshj2018-factorized q1–5), N=128, M=192",
+)  # fmt: skip
+register_model(
+    "bmshj2018-factorized-192-320", BLS2017, family="ilc", trainer="bls2017",
+    kwargs={"N": 192, "M": 320, "topology": "bmshj2018-factorized"}, params=7_030_531,
+    description="Ballé 2018 factorized prior in CompressAI's layout (bmshj2018-factorized q6–8), N=192, M=320",
+)  # fmt: skip
+# The shipped CPU-trained teachers (``benchmarks/compression_cpu_experiment.sh``; cards in ``invrestore/weights``),
+# trained at ``QUALITY_LAMBDAS[n]`` of :mod:`invrestore.models.ilc.model`; ``ilc-small-q{n}`` is distilled from each.
+register_model(
+    "bls2017-128-q1", BLS2017, family="ilc", trainer="bls2017", kwargs={"N": 128, "name": "bls2017-128-q1"},
+    params=1_774_979, pretrained="bls2017-128-q1.safetensors",
+    description="Ballé 2017 codec N=128 trained on CPU at λ = 0.0067 (teacher of ilc-small-q1)",
+)  # fmt: skip
+register_model(
+    "bls2017-128-q4", BLS2017, family="ilc", trainer="bls2017", kwargs={"N": 128, "name": "bls2017-128-q4"},
+    params=1_774_979, pretrained="bls2017-128-q4.safetensors",
+    description="Ballé 2017 codec N=128 trained on CPU at λ = 0.025 (teacher of ilc-small-q4)",
+)  # fmt: skip

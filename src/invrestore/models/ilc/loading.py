@@ -11,10 +11,23 @@ from invrestore.entropy.codec import LearnedCodec
 from invrestore.errors import CheckpointError, ConfigError
 from invrestore.models.ilc.bls2017 import BLS2017
 
-__all__ = ["create_codec", "finalize_codec_weights", "load_codec", "load_state"]
+__all__ = ["create_codec", "finalize_codec_weights", "is_codec_name", "load_codec", "load_state"]
 
 _BLS_RE = re.compile(r"bls2017-([1-9][0-9]{0,2})")
 _MAX_UNREGISTERED_N = 512  # a name read from a file must not be able to demand a huge model
+
+
+def is_codec_name(name: str, kind: str) -> bool:
+    """Whether :func:`create_codec` builds ``name`` as a ``kind`` codec: ``"bls2017"`` (a registered
+    :class:`~invrestore.models.ilc.BLS2017` entry or any ``bls2017-N``) or ``"ilc"`` (a registered ILC)."""
+    from invrestore.models.ilc.model import ILC
+    from invrestore.models.registry import MODELS
+
+    entry = MODELS.get(name)
+    if entry is not None:
+        return entry.builder is (ILC if kind == "ilc" else BLS2017)
+    m = _BLS_RE.fullmatch(name)
+    return kind == "bls2017" and m is not None and int(m.group(1)) <= _MAX_UNREGISTERED_N
 
 
 def create_codec(name: str) -> LearnedCodec:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import torch
@@ -47,6 +46,7 @@ from invrestore.entropy.codec import (
     pad_centered,
 )
 from invrestore.errors import ConfigError
+from invrestore.models.registry import register_model
 from invrestore.nn import AffineCoupling, BottleneckSubnet, HaarDownsampling, InvConv1x1, InvertibleSequential
 
 __all__ = [
@@ -74,7 +74,7 @@ class IEMStage:
         hidden: Width of the bottleneck subnets (Table I: 128, 256, 1024).
         kernel_size: ``K`` of the subnets' outer convolutions (Table I: 5, 3, 3).
         couplings: Number of coupling layers (each = the two half-steps of Eq. 1; the paper does not say,
-            the spec proposes 2).
+            we use 2).
     """
 
     haar_levels: int
@@ -88,7 +88,7 @@ PAPER_STAGES: tuple[IEMStage, ...] = (
     IEMStage(haar_levels=1, hidden=256, kernel_size=3, couplings=2),
     IEMStage(haar_levels=1, hidden=1024, kernel_size=3, couplings=2),
 )
-"""Table I of the paper (widths and kernels) with the spec's (2, 2, 2) couplings."""
+"""Table I of the paper (widths and kernels) with (2, 2, 2) couplings (the paper gives no count)."""
 
 
 @dataclass(frozen=True)
@@ -286,7 +286,7 @@ def init_from_teacher(ilc: ILC, teacher: nn.Module) -> None:
     dst._buffers["offset"] = torch.zeros(dst.channels, dtype=torch.int32, device=device)
 
 
-#: The teacher λ (``λ·255²·MSE + bpp``) of each paper quality point: the spec's starting grid for hitting
+#: The teacher λ (``λ·255²·MSE + bpp``) of each paper quality point: a starting grid for hitting
 #: ILC Table III's 0.30–0.78 bpp (to be verified once the teachers are trained).
 QUALITY_LAMBDAS: dict[int, float] = {1: 0.0067, 2: 0.013, 3: 0.018, 4: 0.025, 5: 0.036}
 #: ILC's quantized results in Table III of the paper (Kodak, PSNR-RGB dB @ bpp), per quality point.
@@ -313,68 +313,48 @@ TINY_STAGES: tuple[IEMStage, ...] = (
 """A tiny IEM for tests and smoke runs (pairs with an ``N = 8`` bls2017 teacher)."""
 
 
-def _register_quality(q: int) -> None:
-    from invrestore.models.registry import register_model
-
-    psnr, bpp = PAPER_RESULTS[q]
-
-    @register_model(
-        f"ilc-q{q}",
-        "ilc",
-        f"ILC at paper size (Table I, 2 couplings/stage, y = 256 channels), quality {q}: teacher bls2017-256 "
-        f"with λ = {QUALITY_LAMBDAS[q]}; paper Kodak {psnr} dB @ {bpp} bpp",
-    )
-    def factory(**kw: Any) -> ILC:
-        return ILC(**{"latent_channels": 256, "stages": PAPER_STAGES, "name": f"ilc-q{q}", **kw})
-
-
-for _q in QUALITY_LAMBDAS:
-    _register_quality(_q)
-
-
-#: Quality indices of the shipped CPU-trained codecs (``benchmarks/compression_cpu_experiment.sh``; cards in
-#: ``invrestore/weights``): the teacher ``bls2017-128-q{n}`` trained at ``QUALITY_LAMBDAS[n]`` and ``ilc-small-q{n}``
-#: distilled from it.
-SHIPPED_QUALITIES: tuple[int, ...] = (1, 4)
-
-
-def _shipped_teacher(name: str, **kw: Any) -> nn.Module:
-    from invrestore.models.ilc.bls2017 import BLS2017
-
-    return BLS2017(**{"N": 128, "name": name, **kw})
-
-
-def _shipped_ilc(name: str, **kw: Any) -> nn.Module:
-    return ILC(**{"latent_channels": 128, "stages": SMALL_STAGES, "name": name, **kw})
-
-
-def _register_shipped(q: int) -> None:
-    from invrestore.models.registry import register_model
-
-    lmbda, teacher, ilc = QUALITY_LAMBDAS[q], f"bls2017-128-q{q}", f"ilc-small-q{q}"
-    register_model(
-        teacher, "ilc", f"Ballé 2017 codec N=128 trained on CPU at λ = {lmbda} (teacher of {ilc})",
-        pretrained=f"{teacher}.safetensors",
-    )(partial(_shipped_teacher, teacher))  # fmt: skip
-    register_model(
-        ilc, "ilc", f"ilc-small trained on CPU at λ_T = {lmbda}, distilled from {teacher}",
-        pretrained=f"{ilc}.safetensors",
-    )(partial(_shipped_ilc, ilc))  # fmt: skip
-
-
-def _register_presets() -> None:
-    from invrestore.models.registry import register_model
-
-    @register_model("ilc-small", "ilc", "CPU-sized ILC (y = 128 channels; teacher bls2017-128)")
-    def ilc_small(**kw: Any) -> ILC:
-        return ILC(**{"latent_channels": 128, "stages": SMALL_STAGES, "name": "ilc-small", **kw})
-
-    for q in SHIPPED_QUALITIES:
-        _register_shipped(q)
-
-    @register_model("ilc-tiny", "ilc", "Tiny ILC for tests and smoke runs (y = 8 channels; teacher bls2017-8)")
-    def ilc_tiny(**kw: Any) -> ILC:
-        return ILC(**{"latent_channels": 8, "stages": TINY_STAGES, "name": "ilc-tiny", **kw})
-
-
-_register_presets()
+# The registered ILC models: the five paper quality points (teacher bls2017-256 trained at ``QUALITY_LAMBDAS[q]``),
+# the CPU size, the shipped CPU-trained codecs (``benchmarks/compression_cpu_experiment.sh``; cards in
+# ``invrestore/weights``; each distilled from ``bls2017-128-q{n}``) and a tiny one for tests.
+_PAPER = {"latent_channels": 256, "stages": PAPER_STAGES}
+_SMALL = {"latent_channels": 128, "stages": SMALL_STAGES}
+_PAPER_DESC = "ILC at paper size (Table I, 2 couplings/stage, y = 256 channels), quality"
+register_model(
+    "ilc-q1", ILC, family="ilc", trainer="ilc", kwargs={**_PAPER, "name": "ilc-q1"}, params=71_110_064,
+    description=f"{_PAPER_DESC} 1: teacher bls2017-256 with λ = 0.0067; paper Kodak 30.59 dB @ 0.3047 bpp",
+)  # fmt: skip
+register_model(
+    "ilc-q2", ILC, family="ilc", trainer="ilc", kwargs={**_PAPER, "name": "ilc-q2"}, params=71_110_064,
+    description=f"{_PAPER_DESC} 2: teacher bls2017-256 with λ = 0.013; paper Kodak 32.36 dB @ 0.4917 bpp",
+)  # fmt: skip
+register_model(
+    "ilc-q3", ILC, family="ilc", trainer="ilc", kwargs={**_PAPER, "name": "ilc-q3"}, params=71_110_064,
+    description=f"{_PAPER_DESC} 3: teacher bls2017-256 with λ = 0.018; paper Kodak 32.59 dB @ 0.5295 bpp",
+)  # fmt: skip
+register_model(
+    "ilc-q4", ILC, family="ilc", trainer="ilc", kwargs={**_PAPER, "name": "ilc-q4"}, params=71_110_064,
+    description=f"{_PAPER_DESC} 4: teacher bls2017-256 with λ = 0.025; paper Kodak 33.4 dB @ 0.6197 bpp",
+)  # fmt: skip
+register_model(
+    "ilc-q5", ILC, family="ilc", trainer="ilc", kwargs={**_PAPER, "name": "ilc-q5"}, params=71_110_064,
+    description=f"{_PAPER_DESC} 5: teacher bls2017-256 with λ = 0.036; paper Kodak 34.62 dB @ 0.7798 bpp",
+)  # fmt: skip
+register_model(
+    "ilc-small", ILC, family="ilc", trainer="ilc", kwargs={**_SMALL, "name": "ilc-small"}, params=4_865_616,
+    description="CPU-sized ILC (y = 128 channels; teacher bls2017-128)",
+)  # fmt: skip
+register_model(
+    "ilc-small-q1", ILC, family="ilc", trainer="ilc", kwargs={**_SMALL, "name": "ilc-small-q1"}, params=4_865_616,
+    pretrained="ilc-small-q1.safetensors",
+    description="ilc-small trained on CPU at λ_T = 0.0067, distilled from bls2017-128-q1",
+)  # fmt: skip
+register_model(
+    "ilc-small-q4", ILC, family="ilc", trainer="ilc", kwargs={**_SMALL, "name": "ilc-small-q4"}, params=4_865_616,
+    pretrained="ilc-small-q4.safetensors",
+    description="ilc-small trained on CPU at λ_T = 0.025, distilled from bls2017-128-q4",
+)  # fmt: skip
+register_model(
+    "ilc-tiny", ILC, family="ilc", trainer="ilc",
+    kwargs={"latent_channels": 8, "stages": TINY_STAGES, "name": "ilc-tiny"}, params=1_148_856,
+    description="Tiny ILC for tests and smoke runs (y = 8 channels; teacher bls2017-8)",
+)  # fmt: skip

@@ -1,16 +1,17 @@
-"""Training steps (pure) and :class:`~invrestore.train.loop.Task` classes for ILC and its bls2017 teacher.
+"""Training steps (pure) and the training tasks of ILC (``family: ilc``) and its bls2017 teacher (``family: bls2017``).
 
 Both tasks train with :func:`invrestore.train.fit`. The entropy models' quantile (aux) loss is added to the main
 loss with a small weight (it reaches only ``quantiles``; see :class:`~invrestore.models.ilc.config.BLS2017LossConfig`);
-the coding tables are built after training with ``model.eval().update()``, then the weights are saved — the
-loop's checkpoints hold no tables.
+the coding tables are built after training with ``model.eval().update()`` (:meth:`_CodecTask.finalize`), then the
+weights are saved — the loop's checkpoints hold no tables. The steps return their metrics as detached tensors, so
+they never wait for the device.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -23,26 +24,33 @@ from invrestore.models.ilc.config import BLS2017Config, BLS2017LossConfig, Codec
 from invrestore.models.ilc.loading import create_codec, load_state
 from invrestore.models.ilc.losses import distillation_loss, distortion_loss, latent_loss, rate_bpp
 from invrestore.models.ilc.model import ILC, init_from_teacher
+from invrestore.models.registry import build_model, register_task
 from invrestore.train.config import OptimConfig
+from invrestore.train.task import BaseTask, unwrap
 
 __all__ = ["BLS2017Task", "ILCTask", "codec_dataset", "ilc_training_losses", "teacher_training_losses"]
 
-
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+C = TypeVar("C", BLS2017Config, ILCConfig)
 
 
-def _psnr(mse: Tensor) -> float:
+def _psnr(mse: Tensor) -> Tensor:
+    """``10·log10(1 / mse)`` of images in [0, 1] (``inf`` for ``mse = 0``), as a tensor."""
+    return -10.0 * torch.log10(mse)
+
+
+def _psnr_value(mse: Tensor) -> float:
+    """The same as a Python float (validation)."""
     value = float(mse)
     return 10.0 * math.log10(1.0 / value) if value > 0 else float("inf")
 
 
 def teacher_training_losses(
     model: nn.Module, batch: dict[str, Tensor], cfg: BLS2017LossConfig, generator: torch.Generator
-) -> tuple[Tensor, dict[str, float]]:
-    """The bls2017 loss ``λ·255²·MSE + bpp`` (+ ``aux_weight ·`` aux loss). Pure; ``model`` may be DDP-wrapped."""
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """The bls2017 loss ``λ·255²·MSE + bpp`` (+ ``aux_weight ·`` aux loss) and its terms as detached tensors.
+    Pure; ``model`` may be DDP-wrapped."""
     x = batch["x"]
-    codec = _unwrap(model)
+    codec = unwrap(model)
     assert isinstance(codec, LearnedCodec)
     out = model(x, generator=generator)
     bpp = rate_bpp(out.likelihoods, x.shape[-2], x.shape[-1])
@@ -53,11 +61,11 @@ def teacher_training_losses(
     if cfg.aux_weight > 0:
         loss = loss + cfg.aux_weight * aux
     metrics = {
-        "loss": float(loss.detach()),
-        "bpp": float(bpp.detach()),
-        "distortion": float(dist.detach()),
+        "loss": loss.detach(),
+        "bpp": bpp.detach(),
+        "distortion": dist.detach(),
         "psnr": _psnr(mse.detach()),
-        "aux": float(aux.detach()),
+        "aux": aux.detach(),
     }
     return loss, metrics
 
@@ -68,14 +76,15 @@ def ilc_training_losses(
     batch: dict[str, Tensor],
     cfg: ILCLossConfig,
     generator: torch.Generator,
-) -> tuple[Tensor, dict[str, float]]:
-    """ILC's Eq. 7 (see :class:`~invrestore.models.ilc.config.ILCLossConfig`). Pure; ``model`` may be DDP-wrapped.
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """ILC's Eq. 7 (see :class:`~invrestore.models.ilc.config.ILCLossConfig`) and its terms as detached tensors.
+    Pure; ``model`` may be DDP-wrapped.
 
     ``teacher`` must be frozen, in eval mode and on ``batch["x"]``'s device; its analysis transform gives the
     distillation target.
     """
     x = batch["x"]
-    ilc = _unwrap(model)
+    ilc = unwrap(model)
     assert isinstance(ilc, ILC)
     h, w = x.shape[-2:]
     out = model(x, generator=generator)
@@ -93,13 +102,13 @@ def ilc_training_losses(
     if cfg.aux_weight > 0:
         loss = loss + cfg.aux_weight * aux
     metrics = {
-        "loss": float(loss.detach()),
-        "bpp": float(bpp.detach()),
-        "distortion": float(dist.detach()),
+        "loss": loss.detach(),
+        "bpp": bpp.detach(),
+        "distortion": dist.detach(),
         "psnr": _psnr(mse.detach()),
-        "latent": float(lat.detach()),
-        "distill": float(kd.detach()),
-        "aux": float(aux.detach()),
+        "latent": lat.detach(),
+        "distill": kd.detach(),
+        "aux": aux.detach(),
     }
     return loss, metrics
 
@@ -132,7 +141,7 @@ def _validate_codec(model: nn.Module, d: CodecDataConfig, lmbda: float, device: 
         files = files[: d.val_limit]
     if not files:
         return {}
-    codec = _unwrap(model)
+    codec = unwrap(model)
     images = ImageFolder(files, mode="rgb")
     psnrs, bpps, losses, nq = [], [], [], []
     for i in range(len(images)):
@@ -141,12 +150,12 @@ def _validate_codec(model: nn.Module, d: CodecDataConfig, lmbda: float, device: 
         x_hat = torch.round(out.x_hat.clamp(0, 1) * 255) / 255
         mse = torch.mean((x_hat - torch.round(x * 255) / 255) ** 2)
         bpp = float(estimated_bpp(out.likelihoods, x.shape[-2], x.shape[-1])[0])
-        psnrs.append(_psnr(mse))
+        psnrs.append(_psnr_value(mse))
         bpps.append(bpp)
         losses.append(lmbda * 255.0**2 * float(mse) + bpp)
         if isinstance(codec, ILC):
             x_nq = torch.round(codec.reconstruct_unquantized(x) * 255) / 255
-            nq.append(_psnr(torch.mean((x_nq - torch.round(x * 255) / 255) ** 2)))
+            nq.append(_psnr_value(torch.mean((x_nq - torch.round(x * 255) / 255) ** 2)))
     n = len(psnrs)
     res = {"psnr": sum(psnrs) / n, "bpp": sum(bpps) / n, "rd_score": -sum(losses) / n}
     if nq:
@@ -163,26 +172,27 @@ def _split_groups(model: nn.Module, em_optim: OptimConfig | None) -> dict[str, l
     return {"main": [p for p in params if id(p) not in em], "em": [p for p in params if id(p) in em]}
 
 
-class _CodecTask:
-    """What the teacher and ILC tasks share: optimiser groups and the training set."""
+class _CodecTask(BaseTask[C]):
+    """What the teacher and ILC tasks share: the two optimiser groups, the training set, validation by
+    rate–distortion score, and :meth:`finalize` (coding tables + deployable weights)."""
 
-    cfg: Any
+    best_metric = "rd_score"
 
     def param_groups(self, model: nn.Module) -> dict[str, list[nn.Parameter]]:
         """``{"main": …}``, or ``{"main": transforms / IEM, "em": entropy model}`` when ``em_optim`` is set
         (the paper's two learning rates)."""
-        return _split_groups(_unwrap(model), self.cfg.em_optim)
+        return _split_groups(unwrap(model), self.cfg.em_optim)
 
     def optim_configs(self) -> dict[str, OptimConfig]:
-        out = {"main": self.cfg.train.optim}
+        out = {"main": self.train.optim}
         if self.cfg.em_optim is not None:
             out["em"] = self.cfg.em_optim
         return out
 
     def train_dataset(self) -> Dataset[Any]:
-        return codec_dataset(self.cfg.data, self.cfg.train.seed)
+        return codec_dataset(self.cfg.data, self.train.seed)
 
-    def finalize(self, run_dir: str | Path) -> Path:
+    def finalize(self, run_dir: Path) -> Path:
         """Codec weights from the run's last checkpoint: quantiles fitted, coding tables built
         (:func:`~invrestore.models.ilc.loading.finalize_codec_weights`), saved as ``run_dir/<model name>.safetensors``
         for ``invrestore compress --weights``. ``invrestore train`` calls this when training stops.
@@ -201,98 +211,76 @@ class _CodecTask:
         return out
 
 
-class BLS2017Task(_CodecTask):
-    """Trains a ``bls2017-N`` teacher (see :class:`~invrestore.models.ilc.config.BLS2017Config`)."""
-
-    best_metric = "rd_score"
-
-    def __init__(self, cfg: BLS2017Config) -> None:
-        self.cfg = cfg
-        self.train = cfg.train
-        self.name = cfg.model.name
-
-    def config(self) -> Any:
-        return self.cfg
+@register_task("bls2017", BLS2017Config)
+class BLS2017Task(_CodecTask[BLS2017Config]):
+    """Trains a bls2017 teacher (see :class:`~invrestore.models.ilc.config.BLS2017Config`)."""
 
     def build_model(self) -> nn.Module:
-        model = create_codec(self.cfg.model.name)
-        if not isinstance(model, BLS2017):
-            raise ConfigError(f"'{self.cfg.model.name}' is not a bls2017 teacher")
-        if self.cfg.model.init_weights:
-            load_state(model, self.cfg.model.init_weights, what=f"'{self.name}'")
+        model = build_model(self.cfg.model)
+        if self.cfg.init_weights:
+            load_state(model, self.cfg.init_weights, what=f"'{self.name}'")
         return model
 
     def training_step(
         self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
-    ) -> tuple[Tensor, dict[str, float]]:
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         return teacher_training_losses(model, batch, self.cfg.loss, generator)
 
     def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
         return _validate_codec(model, self.cfg.data, self.cfg.loss.lmbda, device)
 
 
-class ILCTask(_CodecTask):
+@register_task("ilc", ILCConfig)
+class ILCTask(_CodecTask[ILCConfig]):
     """Trains an ILC from a frozen, trained bls2017 teacher (see :class:`~invrestore.models.ilc.config.ILCConfig`).
 
     The teacher is loaded in :meth:`build_model` (and kept out of the model, so checkpoints hold only the ILC);
-    the ILC's entropy model starts from the teacher's unless ``model.init_entropy_from_teacher`` is false.
+    the ILC's entropy model starts from the teacher's unless ``teacher.init_entropy_model`` is false.
     """
 
-    best_metric = "rd_score"
-
     def __init__(self, cfg: ILCConfig) -> None:
-        self.cfg = cfg
-        self.train = cfg.train
-        self.name = cfg.model.name
+        super().__init__(cfg)
         self._teacher: BLS2017 | None = None
-
-    def config(self) -> Any:
-        return self.cfg
 
     def build_teacher(self) -> BLS2017:
         """The frozen teacher in eval mode.
 
         Raises:
-            ConfigError: no ``model.teacher_weights`` or not a bls2017 name.
+            ConfigError: no ``teacher.weights``.
             CheckpointError: the weights do not fit.
         """
-        m = self.cfg.model
-        if not m.teacher_weights:
-            raise ConfigError("ILC training needs a trained teacher: set model.teacher_weights")
-        if Path(m.teacher_weights).suffix != ".safetensors" and Path(m.teacher_weights).is_file():
+        t = self.cfg.teacher
+        if not t.weights:
+            raise ConfigError("ILC training needs a trained teacher: set teacher.weights")
+        if Path(t.weights).suffix != ".safetensors" and Path(t.weights).is_file():
             from invrestore.models.ilc.compressai import detect_compressai, load_compressai_teacher
 
             try:
-                obj = torch.load(m.teacher_weights, map_location="cpu", weights_only=True)
+                obj = torch.load(t.weights, map_location="cpu", weights_only=True)
             except Exception as e:
-                raise CheckpointError(f"cannot read the teacher weights '{m.teacher_weights}': {e}") from e
+                raise CheckpointError(f"cannot read the teacher weights '{t.weights}': {e}") from e
             state = obj.get("state_dict", obj) if isinstance(obj, dict) else obj
             if isinstance(state, dict) and detect_compressai(state):  # a CompressAI bmshj2018-factorized file
                 return load_compressai_teacher(state).eval().requires_grad_(False)
-        teacher = create_codec(m.teacher)
-        if not isinstance(teacher, BLS2017):
-            raise ConfigError(f"the teacher '{m.teacher}' is not a bls2017 model")
-        load_state(teacher, m.teacher_weights, what=f"the teacher '{m.teacher}'")
+        teacher = create_codec(t.name)
+        assert isinstance(teacher, BLS2017)  # ILCTeacherConfig checked the name
+        load_state(teacher, t.weights, what=f"the teacher '{t.name}'")
         teacher.eval().requires_grad_(False)
         return teacher
 
     def build_model(self) -> nn.Module:
-        m = self.cfg.model
-        model = create_codec(m.name)
-        if not isinstance(model, ILC):
-            raise ConfigError(f"'{m.name}' is not an ILC model")
-        if m.memory_efficient:
-            model.iem.memory_efficient = True
+        model = build_model(self.cfg.model)
+        assert isinstance(model, ILC)  # ILCModelConfig checked the name
         self._teacher = self.build_teacher()
         if model.latent_channels != self._teacher.latent_channels:
             raise ConfigError(
-                f"the teacher '{m.teacher}' has {self._teacher.latent_channels} latent channels; '{m.name}' codes "
-                f"{model.latent_channels}"
+                f"the teacher '{self.cfg.teacher.name}' has {self._teacher.latent_channels} latent channels; "
+                f"'{self.name}' codes {model.latent_channels}"
             )
-        if m.init_entropy_from_teacher:
+        if self.cfg.teacher.init_entropy_model:
             init_from_teacher(model, self._teacher)
-        if m.init_weights:
-            load_state(model, m.init_weights, what=f"'{m.name}'")
+        if self.cfg.init_weights:
+            load_state(model, self.cfg.init_weights, what=f"'{self.name}'")
         return model
 
     def teacher(self, device: torch.device) -> BLS2017:
@@ -304,7 +292,7 @@ class ILCTask(_CodecTask):
 
     def training_step(
         self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
-    ) -> tuple[Tensor, dict[str, float]]:
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         teacher = self.teacher(batch["x"].device)
         return ilc_training_losses(model, teacher, batch, self.cfg.loss, generator)
 
