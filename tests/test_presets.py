@@ -26,7 +26,7 @@ IDS = [str(p.relative_to(p.parents[1]).with_suffix("")) for p in PRESETS]
 def _raw(path: Path) -> dict[str, Any]:
     data = OmegaConf.to_container(OmegaConf.load(path))
     assert isinstance(data, dict)
-    return data
+    return {str(k): v for k, v in data.items()}
 
 
 def _local_files(path: Path, tmp_path: Path) -> list[str]:
