@@ -156,6 +156,7 @@ def test_ilc_step_is_pure_and_uses_the_teacher_latent(tiny_codec: BLS2017, image
     with torch.no_grad():
         y, _ = model.analysis(x)  # type: ignore[operator]
         assert abs(m["distill"] - float(torch.mean((y - tiny_codec.g_a(x)) ** 2))) < 1e-5
+    assert all(isinstance(v, torch.Tensor) and not v.requires_grad for v in m.values())  # no host sync per step
     total = m["distortion"] + m["bpp"] + m["latent"] + m["distill"]
     assert abs(float(loss.detach()) - total) < 1e-3 * max(1.0, total)
 
@@ -190,3 +191,36 @@ def test_ilc_task_errors(tiny_codec: BLS2017, image_folder: Path, tmp_path: Path
     wrong = BLS2017(N=16)
     with pytest.raises(ConfigError, match="latent channels"):
         ILCTask(_ilc_cfg(_teacher_file(wrong, tmp_path), image_folder, teacher="bls2017-16")).build_model()
+
+
+def test_configs_are_checked_when_loaded_and_old_keys_say_where_they_moved() -> None:
+    tiny = CONFIGS / "tiny_ilc.yaml"
+    for old, new in (
+        ("model.teacher_weights=w.safetensors", r"teacher\.weights"),
+        ("model.teacher=bls2017-8", r"teacher\.name"),
+        ("model.init_entropy_from_teacher=false", r"teacher\.init_entropy_model"),
+        ("model.init_weights=w.safetensors", r"top-level key now: init_weights"),
+    ):
+        with pytest.raises(ConfigError, match=new):
+            load_config(ILCConfig, tiny, [old])
+    with pytest.raises(ConfigError, match=r"top-level key now: init_weights"):
+        load_config(BLS2017Config, CONFIGS / "tiny_teacher.yaml", ["model.init_weights=w.safetensors"])
+    with pytest.raises(ConfigError, match=r"model\.name='bls2017-8' is not an ILC; allowed: .*ilc-tiny"):
+        load_config(ILCConfig, tiny, ["model.name=bls2017-8"])
+    with pytest.raises(ConfigError, match=r"model\.name='ilc-tiny' is not a bls2017"):
+        load_config(BLS2017Config, CONFIGS / "tiny_teacher.yaml", ["model.name=ilc-tiny"])
+    with pytest.raises(ConfigError, match=r"teacher\.name='ilc-tiny'"):
+        load_config(ILCConfig, tiny, ["teacher.name=ilc-tiny"])
+    with pytest.raises(ConfigError, match=r"data\.crop_size=0"):
+        load_config(ILCConfig, tiny, ["data.crop_size=0"])
+    with pytest.raises(ConfigError, match=r"loss\.lambda_latent=-1"):
+        load_config(ILCConfig, tiny, ["loss.lambda_latent=-1"])
+    cfg = load_config(ILCConfig, tiny, ["teacher.name=bls2017-16", "model.memory_efficient=true"])
+    assert cfg.teacher.name == "bls2017-16" and cfg.model.memory_efficient  # any bls2017-N may teach
+
+
+def test_memory_efficient_is_a_constructor_argument(tiny_codec: BLS2017, image_folder: Path, tmp_path: Path) -> None:
+    base = _ilc_cfg(_teacher_file(tiny_codec, tmp_path), image_folder)
+    cfg = ILCConfig(model=ILCModelConfig(name="ilc-tiny", memory_efficient=True), teacher=base.teacher)
+    model = ILCTask(cfg).build_model()
+    assert isinstance(model, ILC) and model.iem.memory_efficient

@@ -59,7 +59,7 @@ def test_defaults_are_the_official_adamax_recipe() -> None:
 
 
 def test_config_round_trips_and_rejects_bad_values() -> None:
-    cfg = merge_config(SelfVAEConfig, {"model": {"name": "vae-small", "overrides": {"mixtures": 5}}})
+    cfg = merge_config(SelfVAEConfig, {"model": {"name": "vae-small", "mixtures": 5}})
     assert merge_config(SelfVAEConfig, config_to_yaml(cfg)) == cfg
     with pytest.raises(ConfigError):
         merge_config(SelfVAEConfig, overrides=["data.bogus=1"])
@@ -155,3 +155,20 @@ def test_three_steps_through_fit_and_an_exact_resume(tmp_path: Path) -> None:
     again = [json.loads(ln) for ln in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
     assert [r["nelbo"] for r in again if r["kind"] == "train"] == [r["nelbo"] for r in train]
     assert [r for r in again if r["kind"] == "val"][-1]["bpd"] == val["bpd"]
+
+
+def test_the_model_config_holds_constructor_arguments_and_unset_ones_keep_the_preset() -> None:
+    cfg = merge_config(SelfVAEConfig, overrides=["model.name=vae-small", "model.mixtures=5"])
+    model = SelfVAETask(cfg).build_model()
+    reference = create_model("vae-small", mixtures=5)
+    assert {k: v.shape for k, v in model.state_dict().items()} == {
+        k: v.shape for k, v in reference.state_dict().items()
+    }
+    plain = SelfVAETask(merge_config(SelfVAEConfig, overrides=["model.name=vae-small"])).build_model()
+    assert sum(p.numel() for p in plain.parameters()) == sum(p.numel() for p in create_model("vae-small").parameters())
+    with pytest.raises(ConfigError, match=r"model\.overrides.*model\.mixtures"):
+        merge_config(SelfVAEConfig, {"model": {"name": "vae-small", "overrides": {"mixtures": 5}}})
+    with pytest.raises(ConfigError, match=r"model\.prior_steps=0.*>= 1"):
+        merge_config(SelfVAEConfig, overrides=["model.prior_steps=0"])
+    with pytest.raises(ConfigError, match=r"loss\.val_batch_size"):
+        merge_config(SelfVAEConfig, overrides=["loss.val_batch_size=0"])

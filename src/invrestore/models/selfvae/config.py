@@ -5,14 +5,18 @@ Paper sizes follow the official srVAE code for CIFAR-10 (``vae``, ``selfvae-down
 ``vae-64``). Small presets keep the structure with tiny growth rates and ``(4, ·, ·)`` latents for CPU tests.
 
 The second half holds the training configuration (:class:`SelfVAEConfig`, the official Adamax recipe as defaults).
+Every config dataclass checks its values when it is built and raises :class:`~invrestore.errors.ConfigError` naming
+the key and the allowed values, so a bad preset fails when it is loaded.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
 
+from invrestore.errors import ConfigError
 from invrestore.train.config import OptimConfig, TrainConfig
 
 __all__ = [
@@ -25,6 +29,7 @@ __all__ = [
     "SelfVAEDataConfig",
     "SelfVAELossConfig",
     "SelfVAEModelConfig",
+    "dataset_image_size",
     "exponential_staircase",
     "official_optim",
     "official_train",
@@ -82,7 +87,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         p_z=CondPriorArgs(_S(32, 5, 1), _D(64, 3, 3), _D(64, 3, 3)),
         p_x=CondDecoderArgs(_S(64, 8, 2), _D(64, 5, 3)),
     ),
-    # --- proposals for the 64×64 models without code (spec §3.5) -------------------------------------------
+    # --- proposals for the 64×64 models without code (docs/selfvae.md) ---------------------------------------
     "vae-64": dict(image_size=64, latent_channels=16, encoder=_S(8, 8, 3), decoder=_S(96, 6, 3)),
     "selfvae-sketch": dict(
         transform="sketch",
@@ -223,13 +228,48 @@ def official_train(epochs: int = OFFICIAL_EPOCHS, train_size: int = CIFAR_TRAIN_
     )
 
 
+#: Datasets of 64×64 images (the others, CIFAR-10 in its forms, are 32×32).
+DATASETS_64 = ("celeba", "imagenette64", "imagenette")
+
+
+def dataset_image_size(dataset: str) -> int:
+    """The image side of ``data.dataset``: 64 for CelebA / Imagenette64, 32 for CIFAR-10 (any of its forms)."""
+    return 64 if dataset.lower() in DATASETS_64 else 32
+
+
 @dataclass(frozen=True)
 class SelfVAEModelConfig:
-    """Which registered model to train (``vae``, ``selfvae-downscale``, ``vae-small``, …) and keyword overrides of
-    its preset that YAML can express (e.g. ``mixtures``, ``prior_steps``)."""
+    """Which registered model to train and the constructor's keyword arguments that every selfVAE-family model
+    takes (:class:`~invrestore.models.selfvae.VAE`, ``SelfVAE``, ``SelfVAE3Level``).
+
+    A field left ``None`` keeps the value of the registered preset (:data:`PRESETS`, else the constructor's
+    default); the network sizes (``encoder``, ``q_u``, …) are the preset's — pick another preset for another size.
+
+    Attributes:
+        name: ``vae``, ``selfvae-downscale``, ``vae-small``, … (the keys of :data:`PRESETS`).
+        latent_channels: channels of the latents ``u``/``z``.
+        prior_growth, prior_steps: the RealNVP prior's s/t-net growth rate and dense steps.
+        mixtures: logistic mixture components ``M`` of the likelihoods.
+    """
 
     name: str = "selfvae-downscale"
-    overrides: dict[str, Any] = field(default_factory=dict)
+    latent_channels: int | None = None
+    prior_growth: int | None = None
+    prior_steps: int | None = None
+    mixtures: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.name not in PRESETS:
+            raise ConfigError(f"model.name={self.name!r} is not a selfVAE-family model; allowed: {', '.join(PRESETS)}")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name != "name" and value is not None and value < 1:
+                raise ConfigError(f"model.{f.name}={value!r} is out of range; allowed: >= 1 (or null: the preset's)")
+
+    @property
+    def image_size(self) -> int:
+        """The side of the images the model takes (the preset's ``image_size``)."""
+        return int(PRESETS[self.name]["image_size"])
 
 
 @dataclass(frozen=True)
@@ -255,6 +295,14 @@ class SelfVAEDataConfig:
     val_limit: int = 0
     augment: bool = True
 
+    def __post_init__(self) -> None:
+        if self.val_split not in ("val", "test"):
+            raise ConfigError(f"data.val_split must be 'val' or 'test', not {self.val_split!r}")
+        if not 0 <= self.val_fraction < 1:
+            raise ConfigError(f"data.val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.val_limit < 0:
+            raise ConfigError(f"data.val_limit={self.val_limit} is out of range; allowed: >= 0 (0 = all)")
+
 
 @dataclass(frozen=True)
 class SelfVAELossConfig:
@@ -271,10 +319,25 @@ class SelfVAELossConfig:
     val_batch_size: int = 100
     val_seed: int = 0
 
+    def __post_init__(self) -> None:
+        if self.val_iw_samples < 0:
+            raise ConfigError(f"loss.val_iw_samples={self.val_iw_samples} is out of range; allowed: >= 0 (0 = off)")
+        if self.val_batch_size < 1:
+            raise ConfigError(f"loss.val_batch_size={self.val_batch_size} is out of range; allowed: >= 1")
+
+
+#: Keys of older presets and where they went (:func:`invrestore.train.config.merge_config` names the new place).
+MOVED_KEYS: Mapping[str, str] = {
+    "model.overrides": "the model's settings are keys of model now (model.latent_channels, model.prior_growth, "
+    "model.prior_steps, model.mixtures; e.g. --set model.mixtures=5)",
+}
+
 
 @dataclass(frozen=True)
 class SelfVAEConfig:
     """A whole selfVAE/VAE experiment (the official srVAE CIFAR-10 recipe by default)."""
+
+    moved_keys: ClassVar[Mapping[str, str]] = MOVED_KEYS
 
     family: str = "selfvae"
     model: SelfVAEModelConfig = field(default_factory=SelfVAEModelConfig)

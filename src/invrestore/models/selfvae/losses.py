@@ -43,8 +43,9 @@ def _log_weight(model: nn.Module, x: Tensor, generator: torch.Generator | None) 
 
 def training_losses(
     model: nn.Module, x: Tensor, generator: torch.Generator | None = None
-) -> tuple[Tensor, dict[str, float]]:
-    """Pure training step objective: batch-mean NELBO (nats) and logged metrics.
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """Pure training step objective: batch-mean NELBO (nats) and logged metrics (detached tensors, so the step
+    never waits for the device).
 
     Args:
         model: a selfVAE-family model (``VAE``, ``SelfVAE``, ``SelfVAE3Level``).
@@ -57,8 +58,8 @@ def training_losses(
     out = model(x, generator)
     nelbo = out.nelbo
     loss = nelbo.mean()
-    metrics = {"nelbo": float(loss.detach()), "bpd": float(out.bpd.mean().detach())}
-    metrics.update({k: float(v.detach().mean()) for k, v in out.log_terms.items()})
+    metrics = {"nelbo": loss.detach(), "bpd": out.bpd.mean().detach()}
+    metrics.update({k: v.detach().mean() for k, v in out.log_terms.items()})
     return loss, metrics
 
 

@@ -1,10 +1,8 @@
-"""Registered selfVAE-family models (``create_model("selfvae-downscale")`` etc.); sizes in :mod:`.config`."""
+"""The registered selfVAE-family models (``create_model("selfvae-downscale")`` etc.): one entry per preset of
+:data:`~invrestore.models.selfvae.config.PRESETS` (the constructor's arguments), trained by
+:class:`~invrestore.models.selfvae.steps.SelfVAETask` (``family: selfvae``)."""
 
 from __future__ import annotations
-
-from typing import Any
-
-from torch import nn
 
 from invrestore.models.registry import register_model
 from invrestore.models.selfvae.config import PRESETS
@@ -12,31 +10,48 @@ from invrestore.models.selfvae.model import VAE, SelfVAE, SelfVAE3Level
 
 __all__: list[str] = []
 
-
-def _build(name: str, overrides: dict[str, Any]) -> nn.Module:
-    kwargs = {**PRESETS[name], **overrides}
-    if name.startswith("vae"):
-        return VAE(**kwargs)
-    if "3lvl" in name:
-        return SelfVAE3Level(**kwargs)
-    return SelfVAE(**kwargs)
-
-
-def _register(name: str, description: str) -> None:
-    def factory(**overrides: Any) -> nn.Module:
-        return _build(name, overrides)
-
-    factory.__name__ = name.replace("-", "_")
-    register_model(name, "selfvae", description)(factory)
-
-
-_register("vae", "VAE + RealNVP prior, CIFAR-10 32² (official srVAE networks)")
-_register("vae-64", "VAE + RealNVP prior, 64² (CelebA/Imagenette64; spec proposal)")
-_register("selfvae-downscale", "selfVAE-downscale, one level, CIFAR-10 32² (official srVAE networks)")
-_register("selfvae-sketch", "selfVAE-sketch, one level, 64² (spec proposal)")
-_register("selfvae-downscale-3lvl", "selfVAE-downscale, 3 levels (eq. 21–23), 64² (spec proposal)")
-_register("vae-small", "tiny VAE for CPU tests (32²)")
-_register("vae-64-small", "tiny VAE for CPU tests on 64² data (CelebA, Imagenette64)")
-_register("selfvae-downscale-small", "tiny selfVAE-downscale for CPU tests (32²)")
-_register("selfvae-sketch-small", "tiny selfVAE-sketch for CPU tests (32²)")
-_register("selfvae-downscale-3lvl-small", "tiny 3-level selfVAE-downscale for CPU tests (32²)")
+# -- official srVAE CIFAR-10 networks, and the proposals for the 64×64 models without code (docs/selfvae.md) -------
+register_model(
+    "vae", VAE, family="selfvae", trainer="selfvae", kwargs=PRESETS["vae"], params=34_276_364,
+    description="VAE + RealNVP prior, CIFAR-10 32² (official srVAE networks)",
+)  # fmt: skip
+register_model(
+    "vae-64", VAE, family="selfvae", trainer="selfvae", kwargs=PRESETS["vae-64"], params=39_269_818,
+    description="VAE + RealNVP prior, 64² (CelebA/Imagenette64; our proposal)",
+)  # fmt: skip
+register_model(
+    "selfvae-downscale", SelfVAE, family="selfvae", trainer="selfvae", kwargs=PRESETS["selfvae-downscale"],
+    params=39_272_570, description="selfVAE-downscale, one level, CIFAR-10 32² (official srVAE networks)",
+)  # fmt: skip
+register_model(
+    "selfvae-sketch", SelfVAE, family="selfvae", trainer="selfvae", kwargs=PRESETS["selfvae-sketch"],
+    params=38_193_956, description="selfVAE-sketch, one level, 64² (our proposal)",
+)  # fmt: skip
+register_model(
+    "selfvae-downscale-3lvl", SelfVAE3Level, family="selfvae", trainer="selfvae",
+    kwargs=PRESETS["selfvae-downscale-3lvl"], params=40_519_112,
+    description="selfVAE-downscale, 3 levels (eq. 21–23), 64² (our proposal)",
+)  # fmt: skip
+# -- tiny networks for CPU tests -------------------------------------------------------------------------------------
+register_model(
+    "vae-small", VAE, family="selfvae", trainer="selfvae", kwargs=PRESETS["vae-small"], params=82_164,
+    description="tiny VAE for CPU tests (32²)",
+)  # fmt: skip
+register_model(
+    "vae-64-small", VAE, family="selfvae", trainer="selfvae", kwargs=PRESETS["vae-64-small"], params=205_231,
+    description="tiny VAE for CPU tests on 64² data (CelebA, Imagenette64)",
+)  # fmt: skip
+register_model(
+    "selfvae-downscale-small", SelfVAE, family="selfvae", trainer="selfvae",
+    kwargs=PRESETS["selfvae-downscale-small"], params=118_264,
+    description="tiny selfVAE-downscale for CPU tests (32²)",
+)  # fmt: skip
+register_model(
+    "selfvae-sketch-small", SelfVAE, family="selfvae", trainer="selfvae", kwargs=PRESETS["selfvae-sketch-small"],
+    params=483_320, description="tiny selfVAE-sketch for CPU tests (32²)",
+)  # fmt: skip
+register_model(
+    "selfvae-downscale-3lvl-small", SelfVAE3Level, family="selfvae", trainer="selfvae",
+    kwargs=PRESETS["selfvae-downscale-3lvl-small"], params=322_133,
+    description="tiny 3-level selfVAE-downscale for CPU tests (32²)",
+)  # fmt: skip

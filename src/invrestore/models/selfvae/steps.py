@@ -1,5 +1,5 @@
-"""Training and evaluation glue of the selfVAE family: the CIFAR-10 dataset, bpd evaluation and the
-:class:`~invrestore.train.loop.Task` that plugs VAE/selfVAE into the generic loop (``invrestore train``).
+"""Training and evaluation glue of the selfVAE family: the CIFAR-10 dataset, bpd evaluation and the training task
+(``family: selfvae``) that plugs VAE/selfVAE into the generic loop (``invrestore train``).
 
 Validation reports the negative ELBO in bits per dimension (``bpd``, lower is better); the loop keeps the checkpoint
 with the *highest* ``best_metric``, so the task's ``best_metric`` is ``neg_bpd = −bpd`` (the best checkpoint is the
@@ -8,9 +8,10 @@ one with the lowest validation NELBO, as the official code).
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ from torch.utils.data import Dataset
 
 from invrestore.errors import ConfigError, DatasetNotFoundError
 from invrestore.metrics.rate import bits_per_dim
-from invrestore.models.selfvae.config import SelfVAEConfig
+from invrestore.models.registry import MODELS, build_model, register_task
+from invrestore.models.selfvae.config import DATASETS_64, SelfVAEConfig, SelfVAEModelConfig, dataset_image_size
 from invrestore.models.selfvae.data import load_cifar10, to_unit, train_val_split
 from invrestore.models.selfvae.losses import (
     importance_log_weights,
@@ -28,6 +30,7 @@ from invrestore.models.selfvae.losses import (
     legacy_nll_from_log_weights,
     training_losses,
 )
+from invrestore.train.task import BaseTask
 
 __all__ = [
     "BpdResult",
@@ -35,6 +38,7 @@ __all__ = [
     "SelfVAETask",
     "evaluate_bpd",
     "load_split",
+    "preset_values",
     "resolve_cifar_path",
     "shift_flip",
 ]
@@ -71,7 +75,7 @@ def load_split(
     """
     if split not in ("train", "val", "test", "train-full"):
         raise ConfigError(f"unknown split {split!r} (train, val, test, train-full)")
-    if dataset.lower() in ("celeba", "imagenette64", "imagenette"):
+    if dataset.lower() in DATASETS_64:
         from invrestore.models.selfvae.data import load_external
 
         images = load_external(dataset, "test" if split == "test" else "train", root)
@@ -186,7 +190,21 @@ def evaluate_bpd(
     return BpdResult(elbo / n, iw / n, n, iw_samples, legacy_sum / n if legacy else None)
 
 
-class SelfVAETask:
+def preset_values(model_cfg: SelfVAEModelConfig) -> dict[str, Any]:
+    """The registered values of the model config's fields left ``None`` (the preset's, else the constructor's
+    default), so that ``build_model(model_cfg, **preset_values(model_cfg))`` builds the preset with the set
+    fields changed."""
+    entry = MODELS[model_cfg.name]
+    params = inspect.signature(entry.builder).parameters
+    out: dict[str, Any] = {}
+    for f in fields(model_cfg):
+        if f.name != "name" and getattr(model_cfg, f.name) is None:
+            out[f.name] = entry.kwargs[f.name] if f.name in entry.kwargs else params[f.name].default
+    return out
+
+
+@register_task("selfvae", SelfVAEConfig)
+class SelfVAETask(BaseTask[SelfVAEConfig]):
     """Trains a VAE/selfVAE with the official srVAE recipe (see :class:`~.config.SelfVAEConfig`).
 
     Validation returns ``bpd`` (negative ELBO, bits/dim), ``nelbo`` (nats) and ``neg_bpd = −bpd`` (the
@@ -196,33 +214,23 @@ class SelfVAETask:
     best_metric = "neg_bpd"
 
     def __init__(self, cfg: SelfVAEConfig) -> None:
-        self.cfg = cfg
-        self.train = cfg.train
-        self.name = cfg.model.name
+        super().__init__(cfg)
         self._val: Tensor | None = None
-        if cfg.data.val_split not in ("val", "test"):
-            raise ConfigError(f"data.val_split must be 'val' or 'test', not {cfg.data.val_split!r}")
-        if not 0 <= cfg.data.val_fraction < 1:
-            raise ConfigError(f"data.val_fraction must be in [0, 1), got {cfg.data.val_fraction}")
-
-    def config(self) -> Any:
-        return self.cfg
 
     def build_model(self) -> nn.Module:
-        from invrestore.models.registry import create_model, list_models
+        """The registered model with the settings of ``cfg.model`` (the config checked the name).
 
-        name, known = self.cfg.model.name, list_models("selfvae")
-        if name not in known:
-            raise ConfigError(f"'{name}' is not a selfVAE-family model; available: {', '.join(known)}")
-        model = create_model(name, **self.cfg.model.overrides)
-        size = getattr(model, "image_size", None)
-        want = 64 if self.cfg.data.dataset.lower() in ("celeba", "imagenette64", "imagenette") else 32
+        Raises:
+            ConfigError: the model's image size does not fit ``data.dataset``.
+        """
+        m, dataset = self.cfg.model, self.cfg.data.dataset
+        size, want = m.image_size, dataset_image_size(dataset)
         if size != want:
             raise ConfigError(
-                f"'{name}' models {size}×{size} images; {self.cfg.data.dataset} needs a {want}×{want} model"
+                f"'{m.name}' models {size}×{size} images; {dataset} needs a {want}×{want} model"
                 + (" (e.g. vae-64)" if want == 64 else "")
             )
-        return model
+        return build_model(m, **preset_values(m))
 
     def _split(self, split: str) -> Tensor:
         d = self.cfg.data
@@ -230,11 +238,11 @@ class SelfVAETask:
 
     def train_dataset(self) -> Dataset[Any]:
         d = self.cfg.data
-        return CifarImages(self._split("train"), augment=d.augment, seed=self.cfg.train.seed)
+        return CifarImages(self._split("train"), augment=d.augment, seed=self.train.seed)
 
     def training_step(
         self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
-    ) -> tuple[Tensor, dict[str, float]]:
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         return training_losses(model, batch["x"], generator)
 
     def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
