@@ -11,10 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
-from invrestore.cli.train import load_task
 from invrestore.errors import ConfigError
-from invrestore.models.baselines import BaselineConfig, BaselineModelConfig, DnCNN, FFDNet
+from invrestore.models.baselines import BaselineConfig, DnCNN, DnCNNConfig, FFDNet, baseline_model_config
 from invrestore.models.baselines.steps import BaselineTask, pixel_loss, restore_batch, training_losses
+from invrestore.models.registry import build_model, load_task
 from invrestore.train.config import config_to_yaml, merge_config
 from invrestore.train.loop import fit
 
@@ -31,8 +31,19 @@ def test_defaults_are_the_irae_comparison_recipe_and_bad_values_are_refused() ->
     with pytest.raises(ConfigError):
         merge_config(BaselineConfig, overrides=["loss.kind=ssim"])
     with pytest.raises(ConfigError):
-        BaselineModelConfig(name="unet", middle_layers=3)
-    assert BaselineModelConfig(name="dncnn", middle_layers=15).overrides() == {"middle_layers": 15}
+        baseline_model_config(name="unet", middle_layers=3)
+    with pytest.raises(ConfigError, match=r"model\.middle_layers does not apply to unet"):
+        merge_config(BaselineConfig, overrides=["model.name=unet", "model.middle_layers=3"])
+    with pytest.raises(ConfigError, match="width"):
+        merge_config(BaselineConfig, overrides=["model.width=wide"])
+    with pytest.raises(ConfigError, match=r"model\.name must be one of"):
+        merge_config(BaselineConfig, overrides=["model.name=resnet"])
+    # the model config is the constructor's keyword arguments: DnCNN-S is middle_layers=15
+    assert baseline_model_config(name="dncnn", middle_layers=15) == DnCNNConfig(middle_layers=15)
+    assert sum(p.numel() for p in build_model(DnCNNConfig(middle_layers=15)).parameters()) == 558_336
+    # configs saved by older versions list every baseline's settings, null for the other models'
+    old = {"name": "dncnn", "width": None, "middle_layers": 15, "num_layers": None, "depth": None}
+    assert BaselineConfig(model=old).model == DnCNNConfig(middle_layers=15)
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "configs" / "baselines").glob("*.yaml")), ids=lambda p: p.stem)
@@ -80,7 +91,7 @@ def tiny_config(tmp_path: Path, name: str) -> BaselineConfig:
         val_limit=2,
     )
     train = dataclasses.replace(cfg.train, batch_size=2, steps=3, log_every=1, val_every=3, ckpt_every=1, device="cpu")
-    return dataclasses.replace(cfg, model=BaselineModelConfig(name=name, **small), data=data, train=train)
+    return dataclasses.replace(cfg, model=baseline_model_config(name=name, **small), data=data, train=train)
 
 
 def _train_losses(run: Path) -> list[float]:
@@ -97,6 +108,10 @@ def test_training_step_is_pure(tmp_path: Path) -> None:
     l1, m1 = training_losses(model.eval(), batch, cfg, torch.Generator().manual_seed(1))
     l2, _ = training_losses(model, batch, cfg, torch.Generator().manual_seed(1))
     assert float(l1.detach()) == float(l2.detach()) and set(m1) == {"loss", "psnr"}
+    # no host sync in the step: the metrics are detached tensors, and the task's step is the same function
+    assert all(isinstance(v, torch.Tensor) and not v.requires_grad for v in m1.values())
+    l3, m3 = task.training_step(model, batch, torch.Generator().manual_seed(1))
+    assert float(l3.detach()) == float(l1.detach()) and torch.equal(m3["psnr"], m1["psnr"])
 
 
 @pytest.mark.parametrize("name", ["dncnn", "ffdnet"])

@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from invrestore.models import create_model, list_models
-from invrestore.models.baselines import ARCNN, DnCNN, FFDNet, UNet, parameter_count
+from invrestore.models.baselines import ARCNN, MODEL_CONFIGS, DnCNN, FFDNet, UNet, parameter_count
+from invrestore.models.registry import MODELS
 
 EXPECTED = {
     "dncnn": 1_483_136,  # IRAE paper: 1.48M (colour, 40 conv+BN+ReLU layers)
@@ -20,7 +21,19 @@ EXPECTED = {
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_registered_baselines_have_the_papers_parameter_counts(name: str) -> None:
     assert name in list_models("baselines")
-    assert parameter_count(create_model(name)) == EXPECTED[name]
+    assert parameter_count(create_model(name)) == EXPECTED[name] == MODELS[name].params
+    assert MODELS[name].trainer == "baselines" and MODELS[name].builder is type(create_model(name))
+
+
+def test_each_trainable_baseline_config_is_its_constructors_keyword_arguments() -> None:
+    import dataclasses
+    import inspect
+
+    for name, cls in MODEL_CONFIGS.items():
+        fields = {f.name for f in dataclasses.fields(cls)} - {"name"}
+        params = set(inspect.signature(MODELS[name].builder).parameters)
+        assert fields == params, name
+        assert cls().name == name
 
 
 def test_parameter_counts_follow_the_closed_forms() -> None:

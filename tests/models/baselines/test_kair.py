@@ -8,7 +8,6 @@ BatchNorm folded into the convs. The reference networks below are written indepe
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from torch import Tensor, nn
 from invrestore.errors import CheckpointError, ImageShapeError
 from invrestore.models import create_model, list_models
 from invrestore.models.baselines import FFDNet, KAIRDnCNN, KAIRFFDNet, detect_kair, load_kair, parameter_count
+from invrestore.models.baselines.kair import _VARIANTS
 from invrestore.models.registry import MODELS
 
 EPS = 1e-4  # KAIR's BatchNorm eps
@@ -176,8 +176,10 @@ def test_registered_variants_state_their_parameter_counts_and_kairs_key_layout()
     ]
     for name in names:
         net = create_model(name)
-        numbers = re.findall(r"\d{1,3}(?:,\d{3})+", MODELS[name].description)
-        assert parameter_count(net) == int(numbers[-1].replace(",", "")), name
+        assert parameter_count(net) == MODELS[name].params, name  # the documented count the entry declares
+        kind, channels, depth, width = _VARIANTS[name]  # detect_kair's table agrees with the registration
+        assert type(net) is (KAIRDnCNN if kind == "dncnn" else KAIRFFDNet), name
+        assert dict(MODELS[name].kwargs) == {"in_channels": channels, "depth": depth, "width": width}, name
         keys = list(net.state_dict())
         assert keys[:3] == ["model.0.weight", "model.0.bias", "model.2.weight"], name
     # closed form of the 17-layer gray DnCNN: head, 15 middle, tail, all with biases
@@ -185,7 +187,7 @@ def test_registered_variants_state_their_parameter_counts_and_kairs_key_layout()
 
 
 def test_gray_models_take_gray_images_read_as_rgb_and_refuse_colour() -> None:
-    from invrestore.cli.restore import restore_image
+    from invrestore.inference.restorer import restore_image
 
     net = create_model("dncnn-kair-17-gray").eval()
     ffd = create_model("ffdnet-kair-gray").eval()

@@ -19,75 +19,146 @@ The DnCNN paper's optimiser (SGD, momentum 0.9, weight decay 1e-4, lr 0.1 → 1e
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from omegaconf import OmegaConf
+
 from invrestore.data.restoration import RestorationDataConfig
 from invrestore.errors import ConfigError
-from invrestore.train.config import OptimConfig, TrainConfig
+from invrestore.train.config import OptimConfig, TrainConfig, merge_config
 
 __all__ = [
     "LOSSES",
     "MODELS",
+    "MODEL_CONFIGS",
     "TASKS",
+    "ARCNNConfig",
     "BaselineConfig",
     "BaselineDataConfig",
     "BaselineLossConfig",
     "BaselineModelConfig",
+    "DnCNNConfig",
+    "FFDNetConfig",
+    "UNetConfig",
+    "baseline_model_config",
 ]
 
-#: Registered baseline models.
-MODELS = ("dncnn", "ffdnet", "unet", "arcnn")
 #: Training tasks of the baselines (JPEG artefact removal is ``"dejpeg"``).
 TASKS = ("denoise", "dejpeg")
 #: Pixel losses.
 LOSSES = ("l1", "mse")
 
-# constructor arguments each model accepts (None in the config = the registered preset's value)
-_ARGS: dict[str, tuple[str, ...]] = {
-    "dncnn": ("middle_layers", "width", "batch_norm", "residual"),
-    "ffdnet": ("num_layers", "width", "batch_norm", "residual"),
-    "unet": ("depth", "width"),
-    "arcnn": (),
-}
+
+def _at_least(key: str, value: int, low: int) -> None:
+    if value < low:
+        raise ConfigError(f"model.{key} must be >= {low}, got {value}")
 
 
 @dataclass(frozen=True)
-class BaselineModelConfig:
-    """The registered model and the constructor arguments to override (``None`` keeps the paper preset).
-
-    Attributes:
-        name: ``"dncnn"``, ``"ffdnet"``, ``"unet"`` or ``"arcnn"``.
-        width: feature channels (DnCNN 64, FFDNet 96, U-Net 64 at the first level).
-        middle_layers: DnCNN's conv + BN + ReLU layers (40 in the IRAE repo; 15 = DnCNN-S).
-        num_layers: FFDNet's total convolutions (12 for colour).
-        depth: U-Net's resolution levels (4).
-        batch_norm: BatchNorm in DnCNN's/FFDNet's middle layers.
-        residual: DnCNN/FFDNet return ``y − net(y)`` (the original DnCNN) instead of ``net(y)`` (the IRAE repo).
-    """
+class DnCNNConfig:
+    """``dncnn``: the fields other than ``name`` are :class:`~invrestore.models.baselines.DnCNN`'s keyword
+    arguments (defaults: the IRAE repo's colour DnCNN; ``middle_layers=15`` is DnCNN-S)."""
 
     name: str = "dncnn"
-    width: int | None = None
-    middle_layers: int | None = None
-    num_layers: int | None = None
-    depth: int | None = None
-    batch_norm: bool | None = None
-    residual: bool | None = None
+    in_channels: int = 3
+    middle_layers: int = 40
+    width: int = 64
+    batch_norm: bool = True
+    residual: bool = False
 
     def __post_init__(self) -> None:
-        if self.name not in MODELS:
-            raise ConfigError(f"model.name must be one of {MODELS}, got {self.name!r}")
-        bad = [
-            k
-            for k in ("width", "middle_layers", "num_layers", "depth", "batch_norm", "residual")
-            if getattr(self, k) is not None and k not in _ARGS[self.name]
-        ]
-        if bad:
-            raise ConfigError(f"model.{bad[0]} does not apply to {self.name} (it takes {_ARGS[self.name] or 'none'})")
+        _at_least("in_channels", self.in_channels, 1)
+        _at_least("middle_layers", self.middle_layers, 0)
+        _at_least("width", self.width, 1)
 
-    def overrides(self) -> dict[str, Any]:
-        """The non-``None`` constructor arguments, for :func:`invrestore.models.create_model`."""
-        return {k: getattr(self, k) for k in _ARGS[self.name] if getattr(self, k) is not None}
+
+@dataclass(frozen=True)
+class FFDNetConfig:
+    """``ffdnet``: :class:`~invrestore.models.baselines.FFDNet`'s keyword arguments (the paper's colour model)."""
+
+    name: str = "ffdnet"
+    in_channels: int = 3
+    num_layers: int = 12
+    width: int = 96
+    batch_norm: bool = True
+    residual: bool = False
+
+    def __post_init__(self) -> None:
+        _at_least("in_channels", self.in_channels, 1)
+        _at_least("num_layers", self.num_layers, 2)
+        _at_least("width", self.width, 1)
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    """``unet``: :class:`~invrestore.models.baselines.UNet`'s keyword arguments (``out_channels: null`` = the
+    input's channels)."""
+
+    name: str = "unet"
+    in_channels: int = 3
+    out_channels: int | None = None
+    depth: int = 4
+    width: int = 64
+    negative_slope: float = 0.2
+    last_kernel: int = 3
+
+    def __post_init__(self) -> None:
+        _at_least("in_channels", self.in_channels, 1)
+        _at_least("depth", self.depth, 1)
+        _at_least("width", self.width, 1)
+        if self.last_kernel < 1 or self.last_kernel % 2 == 0:
+            raise ConfigError(f"model.last_kernel must be an odd size >= 1, got {self.last_kernel}")
+
+
+@dataclass(frozen=True)
+class ARCNNConfig:
+    """``arcnn``: :class:`~invrestore.models.baselines.ARCNN`'s keyword arguments."""
+
+    name: str = "arcnn"
+    in_channels: int = 3
+    init_std: float = 1e-3
+
+    def __post_init__(self) -> None:
+        _at_least("in_channels", self.in_channels, 1)
+
+
+#: The trainable baselines: registry name → its model config (``name`` + the constructor's keyword arguments).
+MODEL_CONFIGS: dict[str, type] = {
+    "dncnn": DnCNNConfig,
+    "ffdnet": FFDNetConfig,
+    "unet": UNetConfig,
+    "arcnn": ARCNNConfig,
+}
+#: Registered baseline models that ``model.name`` accepts.
+MODELS = tuple(MODEL_CONFIGS)
+#: A baseline's model config (``BaselineConfig.model``).
+BaselineModelConfig = DnCNNConfig | FFDNetConfig | UNetConfig | ARCNNConfig
+
+
+def baseline_model_config(name: str = "dncnn", **settings: Any) -> BaselineModelConfig:
+    """The model config of baseline ``name`` with ``settings`` (its constructor's keyword arguments).
+
+    A setting of ``None`` means "the default" (configs saved by older versions list every baseline's settings,
+    with ``null`` for those of the other models).
+
+    Raises:
+        ConfigError: an unknown model, a setting the model does not take, or a value of the wrong type.
+    """
+    if name not in MODEL_CONFIGS:
+        raise ConfigError(f"model.name must be one of {MODELS}, got {name!r}")
+    cls = MODEL_CONFIGS[name]
+    given = {k: v for k, v in settings.items() if v is not None}
+    allowed = [f.name for f in dataclasses.fields(cls) if f.name != "name"]
+    bad = sorted(set(given) - set(allowed))
+    if bad:
+        raise ConfigError(f"model.{bad[0]} does not apply to {name} (it takes {', '.join(allowed)})")
+    try:
+        cfg: BaselineModelConfig = merge_config(cls, {"name": name, **given})
+    except ConfigError as e:
+        raise ConfigError(f"model ({name}): {e}") from e
+    return cfg
 
 
 @dataclass(frozen=True)
@@ -120,14 +191,23 @@ def _default_train() -> TrainConfig:
 
 @dataclass(frozen=True)
 class BaselineConfig:
-    """A baseline experiment (defaults: DnCNN, CelebA-64 denoising at σ = 25, IRAE's recipe)."""
+    """A baseline experiment (defaults: DnCNN, CelebA-64 denoising at σ = 25, IRAE's recipe).
+
+    ``model`` is the model config of ``model.name`` (:data:`MODEL_CONFIGS`; YAML ``model: {name: unet, depth: 3}``):
+    given as a mapping it is turned into that config here, so only the chosen model's settings are accepted.
+    """
 
     family: str = "baselines"
-    model: BaselineModelConfig = field(default_factory=BaselineModelConfig)
+    model: Any = field(default_factory=lambda: {"name": "dncnn"})  # a BaselineModelConfig once built
     data: BaselineDataConfig = field(default_factory=BaselineDataConfig)
     loss: BaselineLossConfig = field(default_factory=BaselineLossConfig)
     train: TrainConfig = field(default_factory=_default_train)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.model, tuple(MODEL_CONFIGS.values())):
+            raw = OmegaConf.to_container(self.model) if OmegaConf.is_config(self.model) else self.model
+            if not isinstance(raw, dict):
+                raise ConfigError(f"model must be a mapping with a name (one of {MODELS}), got {raw!r}")
+            object.__setattr__(self, "model", baseline_model_config(**{str(k): v for k, v in raw.items()}))
         if self.model.name == "ffdnet" and self.data.task != "denoise":
             raise ConfigError("FFDNet is a denoiser (its input is the noise level): use data.task=denoise")

@@ -38,9 +38,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from invrestore.errors import CheckpointError, ImageShapeError
+from invrestore.errors import CheckpointError, ConfigError, ImageShapeError
 from invrestore.imageops import pad_to_multiple
-from invrestore.models.baselines.model import FFDNet, _noise_map, parameter_count
+from invrestore.models.baselines.model import FFDNet, _noise_map
 from invrestore.models.registry import register_model
 
 __all__ = [
@@ -92,7 +92,7 @@ class KAIRLayout:
 def _conv_stack(c_in: int, c_out: int, depth: int, width: int) -> nn.Sequential:
     """KAIR's merged layout: conv(c_in→w) ReLU [conv(w→w) ReLU]×(depth−2) conv(w→c_out), biases everywhere."""
     if depth < 2:
-        raise ValueError(f"depth must be >= 2, got {depth}")
+        raise ConfigError(f"a KAIR DnCNN/FFDNet needs depth >= 2 convolutions, got {depth}")
     layers: list[nn.Module] = [nn.Conv2d(c_in, width, 3, padding=1, bias=True), nn.ReLU(inplace=True)]
     for _ in range(depth - 2):
         layers += [nn.Conv2d(width, width, 3, padding=1, bias=True), nn.ReLU(inplace=True)]
@@ -328,7 +328,8 @@ def merge_batch_norm(state: Mapping[str, Tensor], eps: float = KAIR_BN_EPS) -> d
     return out
 
 
-#: (kind, channels, depth, width) of each registered variant.
+#: (kind, channels, depth, width) of each registered variant (the kwargs of its register_model call below; a test
+#: checks that the two agree).
 _VARIANTS: dict[str, tuple[Kind, int, int, int]] = {
     "dncnn-kair-17-gray": ("dncnn", 1, 17, 64),
     "dncnn-kair-20-gray": ("dncnn", 1, 20, 64),
@@ -404,30 +405,50 @@ def load_kair(path_or_state: str | Path | Mapping[str, Any], name: str | None = 
 
 
 # -- registry -------------------------------------------------------------------------------------------------------
+# KAIR's published layouts, for their release files (no training task here: trainer=None).
 
-
-def _count(kind: Kind, channels: int, depth: int, width: int) -> int:
-    with torch.device("meta"):
-        return parameter_count(_build(KAIRLayout(kind, channels, depth, width)))
-
-
-def _register(name: str, what: str, task: str | None = "denoise") -> None:
-    kind, channels, depth, width = _VARIANTS[name]
-    params = f"{_count(kind, channels, depth, width):,}"
-
-    def factory(**overrides: Any) -> nn.Module:
-        kw: dict[str, Any] = {"in_channels": channels, "depth": depth, "width": width, **overrides}
-        return KAIRDnCNN(**kw) if kind == "dncnn" else KAIRFFDNet(**kw)
-
-    factory.__doc__ = what
-    register_model(name, family="baselines", description=f"{what}: {params} params", task=task)(factory)
-
-
-_register("dncnn-kair-17-gray", "KAIR's DnCNN, gray, 17 biased convs, residual (dncnn_15/25/50.pth)")
-# dncnn3.pth (same layout) also removes JPEG artefacts and bicubic blur: no task is implied
-_register(
-    "dncnn-kair-20-gray", "KAIR's DnCNN, gray, 20 biased convs, residual (dncnn_gray_blind.pth, dncnn3.pth)", None
+register_model(
+    "dncnn-kair-17-gray",
+    KAIRDnCNN,
+    family="baselines",
+    kwargs={"in_channels": 1, "depth": 17, "width": 64},
+    params=555_137,
+    description="KAIR's DnCNN, gray, 17 biased convs, residual (dncnn_15/25/50.pth)",
+    task="denoise",
 )
-_register("dncnn-kair-20-color", "KAIR's DnCNN, colour, 20 biased convs, residual (dncnn_color_blind.pth)")
-_register("ffdnet-kair-gray", "KAIR's FFDNet, gray, 15 convs width 64, 1-channel σ map (ffdnet_gray[_clip].pth)")
-_register("ffdnet-kair-color", "KAIR's FFDNet, colour, 12 convs width 96, 1-channel σ map (ffdnet_color[_clip].pth)")
+# dncnn3.pth (same layout) also removes JPEG artefacts and bicubic blur: no task is implied
+register_model(
+    "dncnn-kair-20-gray",
+    KAIRDnCNN,
+    family="baselines",
+    kwargs={"in_channels": 1, "depth": 20, "width": 64},
+    params=665_921,
+    description="KAIR's DnCNN, gray, 20 biased convs, residual (dncnn_gray_blind.pth, dncnn3.pth)",
+)
+register_model(
+    "dncnn-kair-20-color",
+    KAIRDnCNN,
+    family="baselines",
+    kwargs={"in_channels": 3, "depth": 20, "width": 64},
+    params=668_227,
+    description="KAIR's DnCNN, colour, 20 biased convs, residual (dncnn_color_blind.pth)",
+    task="denoise",
+)
+register_model(
+    "ffdnet-kair-gray",
+    KAIRFFDNet,
+    family="baselines",
+    kwargs={"in_channels": 1, "depth": 15, "width": 64},
+    params=485_316,
+    description="KAIR's FFDNet, gray, 15 convs width 64, 1-channel σ map (ffdnet_gray[_clip].pth)",
+    task="denoise",
+)
+register_model(
+    "ffdnet-kair-color",
+    KAIRFFDNet,
+    family="baselines",
+    kwargs={"in_channels": 3, "depth": 12, "width": 96},
+    params=852_108,
+    description="KAIR's FFDNet, colour, 12 convs width 96, 1-channel σ map (ffdnet_color[_clip].pth)",
+    task="denoise",
+)

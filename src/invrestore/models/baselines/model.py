@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from invrestore.errors import ConfigError
 from invrestore.imageops import pad_to_multiple
 from invrestore.models.registry import register_model
 
@@ -149,7 +150,7 @@ class FFDNet(nn.Module):
     ) -> None:
         super().__init__()
         if num_layers < 2:
-            raise ValueError(f"num_layers must be >= 2, got {num_layers}")
+            raise ConfigError(f"FFDNet needs num_layers >= 2, got {num_layers}")
         self.in_channels = in_channels
         self.residual = residual
         c4 = 4 * in_channels
@@ -239,7 +240,7 @@ class UNet(nn.Module):
     ) -> None:
         super().__init__()
         if depth < 1:
-            raise ValueError(f"depth must be >= 1, got {depth}")
+            raise ConfigError(f"U-Net needs depth >= 1, got {depth}")
         self.in_channels = in_channels
         self.depth = depth
         out_channels = in_channels if out_channels is None else out_channels
@@ -319,38 +320,38 @@ def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-@register_model("dncnn", family="baselines", description="DnCNN, colour, 40 middle layers: 1,483,136 params")
-def dncnn(**overrides: object) -> DnCNN:
-    """DnCNN in the IRAE paper's colour setting (40 conv + BN + ReLU middle layers, width 64, no residual)."""
-    return DnCNN(**overrides)  # type: ignore[arg-type]
-
-
-@register_model("ffdnet", family="baselines", description="FFDNet, colour (12 layers, width 96): 854,688 params")
-def ffdnet(**overrides: object) -> FFDNet:
-    """FFDNet, the paper's colour model (12 layers, width 96, 3-channel noise-level map)."""
-    return FFDNet(**overrides)  # type: ignore[arg-type]
-
-
-@register_model("unet", family="baselines", description="U-Net depth 4, width 64: 7,699,011 params")
-def unet(**overrides: object) -> UNet:
-    """U-Net of the IRAE repo (depth 4, width 64, LeakyReLU 0.2, avg-pool down, ConvT up, 3×3 head)."""
-    return UNet(**overrides)  # type: ignore[arg-type]
-
-
-@register_model("arcnn", family="baselines", description="AR-CNN (9-7-1-5, PReLU): 117,734 params")
-def arcnn(**overrides: object) -> ARCNN:
-    """AR-CNN (9×9/64 → 7×7/32 → 1×1/16 → 5×5/C, PReLU)."""
-    return ARCNN(**overrides)  # type: ignore[arg-type]
-
-
-@register_model(
-    "dncnn-s-denoise25",
+register_model(
+    "dncnn",
+    DnCNN,
     family="baselines",
-    description="DnCNN-S (15 middle layers) trained here for σ = 25 denoising (CPU budget): 558,336 params",
+    trainer="baselines",
+    params=1_483_136,
+    description="DnCNN, colour, 40 middle layers",
+)
+register_model(
+    "ffdnet",
+    FFDNet,
+    family="baselines",
+    trainer="baselines",
+    params=854_688,
+    description="FFDNet, colour (12 layers, width 96)",
+)
+register_model(
+    "unet", UNet, family="baselines", trainer="baselines", params=7_699_011, description="U-Net depth 4, width 64"
+)
+register_model(
+    "arcnn", ARCNN, family="baselines", trainer="baselines", params=117_734, description="AR-CNN (9-7-1-5, PReLU)"
+)
+# DnCNN-S depth with shipped σ = 25 weights (weights/dncnn-s-denoise25.md), the IRAE comparison's equal-budget
+# baseline; trained as `dncnn` with model.middle_layers=15 (configs/baselines/cpu_dncnn_denoise25.yaml)
+register_model(
+    "dncnn-s-denoise25",
+    DnCNN,
+    family="baselines",
+    trainer="baselines",
+    kwargs={"middle_layers": 15},
+    params=558_336,
+    description="DnCNN-S (15 middle layers) trained here for σ = 25 denoising (CPU budget)",
     pretrained="dncnn-s-denoise25.safetensors",
     task="denoise",
 )
-def dncnn_s_denoise25(**overrides: object) -> DnCNN:
-    """DnCNN with 15 middle layers (DnCNN-S depth) and shipped σ = 25 weights (see ``weights/dncnn-s-denoise25.md``),
-    the IRAE comparison's equal-budget baseline."""
-    return DnCNN(**{"middle_layers": 15, **overrides})  # type: ignore[arg-type]

@@ -1,6 +1,6 @@
-"""The baselines' training step (pure) and the :class:`~invrestore.train.loop.Task` for the loop.
+"""The baselines' training step (pure) and :class:`BaselineTask`, the ``family: baselines`` task of the loop.
 
-Data flow of one step (the IRAE pipeline, :mod:`invrestore.data.restoration`):
+Data flow of one step (the IRAE pipeline, shared through :mod:`invrestore.models.restoration_task`):
 
 .. code-block:: none
 
@@ -12,21 +12,14 @@ Data flow of one step (the IRAE pipeline, :mod:`invrestore.data.restoration`):
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor, nn
-from torch.utils.data import Dataset
 
-from invrestore.data.restoration import (
-    degrade_batch_with_sigma,
-    dequantize,
-    restoration_train_set,
-    validate_restoration,
-)
-from invrestore.metrics import psnr
 from invrestore.models.baselines.config import BaselineConfig
 from invrestore.models.baselines.model import FFDNet
+from invrestore.models.registry import register_task
+from invrestore.models.restoration_task import RestorationTask, restoration_step
+from invrestore.train.task import unwrap
 
 __all__ = ["BaselineTask", "pixel_loss", "restore_batch", "training_losses"]
 
@@ -47,19 +40,15 @@ def pixel_loss(x_hat: Tensor, x: Tensor, kind: str = "l1", reduction: str = "mea
     return per_image if kind == "l1" else 0.5 * per_image
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-
-
 def restore_batch(model: nn.Module, y: Tensor, sigma: Tensor | float | None = None) -> Tensor:
     """Run a baseline on ``y`` ``(B, C, H, W)``; FFDNet also gets ``sigma`` (0–255 scale, number or ``(B,)``).
 
-    ``model`` may be DDP-wrapped. The output is not clamped.
+    ``model`` may be DDP-wrapped. The output is not clamped (the networks pad odd sizes themselves).
 
     Raises:
         ValueError: FFDNet without ``sigma``.
     """
-    if isinstance(_unwrap(model), FFDNet):
+    if isinstance(unwrap(model), FFDNet):
         if sigma is None:
             raise ValueError("FFDNet needs the noise level sigma")
         s = sigma / 255.0 if isinstance(sigma, (int, float)) else sigma.to(y.device, y.dtype) / 255.0
@@ -71,53 +60,29 @@ def restore_batch(model: nn.Module, y: Tensor, sigma: Tensor | float | None = No
 
 def training_losses(
     model: nn.Module, batch: dict[str, Tensor], cfg: BaselineConfig, generator: torch.Generator
-) -> tuple[Tensor, dict[str, float]]:
+) -> tuple[Tensor, dict[str, Tensor]]:
     """One step's loss: dequantise the clean crops, degrade them, ``loss(net(y), x)``. Pure (no optimiser).
 
     ``batch["x"]`` is the clean crop ``(B, C, H, W)``; the degradation is applied here (``batch["x_lq"]`` is
-    ignored).
+    ignored). The metrics (``loss``, ``psnr``) are detached tensors.
     """
-    x = batch["x"]
-    if cfg.data.dequantize_bits:
-        x = dequantize(x, cfg.data.dequantize_bits, generator)
-    d = degrade_batch_with_sigma(x, cfg.data, generator)
-    x_hat = restore_batch(model, d.y, d.sigma)
-    loss = pixel_loss(x_hat, x, cfg.loss.kind, cfg.loss.reduction)
-    with torch.no_grad():
-        batch_psnr = float(psnr(x_hat.detach().clamp(0, 1), x, quantize=False).mean())
-    return loss, {"loss": float(loss.detach()), "psnr": batch_psnr}
+    return restoration_step(
+        model,
+        batch,
+        cfg.data,
+        generator,
+        lambda x_hat, x: pixel_loss(x_hat, x, cfg.loss.kind, cfg.loss.reduction),
+        restore_batch,
+    )
 
 
-class BaselineTask:
-    """Trains a DnCNN / FFDNet / U-Net / AR-CNN baseline through :func:`invrestore.train.loop.fit`."""
+@register_task("baselines", BaselineConfig)
+class BaselineTask(RestorationTask[BaselineConfig]):
+    """Trains a DnCNN / FFDNet / U-Net / AR-CNN baseline through :func:`invrestore.train.loop.fit`: the model built
+    from ``cfg.model`` by the registry, validated exactly as IRAE (whole images, FFDNet given the drawn σ)."""
 
-    best_metric = "psnr"
+    def pixel_loss(self, x_hat: Tensor, x: Tensor) -> Tensor:
+        return pixel_loss(x_hat, x, self.cfg.loss.kind, self.cfg.loss.reduction)
 
-    def __init__(self, cfg: BaselineConfig) -> None:
-        self.cfg = cfg
-        self.train = cfg.train
-        self.name = cfg.model.name
-
-    def config(self) -> Any:
-        return self.cfg
-
-    def build_model(self) -> nn.Module:
-        from invrestore.models.registry import create_model
-
-        return create_model(self.cfg.model.name, **self.cfg.model.overrides())
-
-    def train_dataset(self) -> Dataset[Any]:
-        return restoration_train_set(self.cfg.data, self.cfg.train.seed)
-
-    def training_step(
-        self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
-    ) -> tuple[Tensor, dict[str, float]]:
-        return training_losses(model, batch, self.cfg, generator)
-
-    def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
-        """Mean PSNR/SSIM on the validation set, exactly as IRAE's (see
-        :func:`~invrestore.data.restoration.validate_restoration`)."""
-        inner = _unwrap(model)
-        return validate_restoration(
-            lambda deg: restore_batch(inner, deg.y.to(device), deg.sigma), self.cfg.data, self.cfg.train.seed
-        )
+    def restore(self, model: nn.Module, y: Tensor, sigma: Tensor | None) -> Tensor:
+        return restore_batch(model, y, sigma)
