@@ -1,11 +1,13 @@
 """Pieces shared by learned image codecs: the training output, centred padding, rate estimates, file checks.
 
-A codec (e.g. :class:`~invrestore.models.ilc.BLS2017`, later ILC) follows CompressAI's split:
+A codec is a :class:`LearnedCodec` (the two of the library: :class:`~invrestore.models.ilc.BLS2017`, the ILC
+teacher, and :class:`~invrestore.models.ilc.ILC`) and follows CompressAI's split:
 
-- ``forward(x) -> CodecOutput`` for training and rate *estimation* (noisy quantization in train mode,
-  median rounding in eval mode);
-- ``update()`` once after training, to build the integer coding tables;
-- ``compress(x) -> Bitstream`` and ``decompress(Bitstream) -> x_hat`` for real coding.
+- ``forward(x) -> CodecOutput`` for training and rate *estimation* (likelihoods of the latent plus uniform noise in
+  train mode, of the median-rounded latent in eval mode);
+- ``update()`` once after training, to fit the quantiles and build the integer coding tables;
+- ``compress(x) -> Bitstream`` and ``decompress(Bitstream) -> x_hat`` for real coding (defined here from the
+  subclass's ``encode_latent`` / ``decode_latent`` / ``latent_shape``).
 
 Images of any size are padded *centred* to the codec's multiple (replicate padding; the amounts are stored in
 the container) and cropped back after decoding. Real rate is ``8 · len(bits.to_bytes()) / (H W)``.
@@ -26,7 +28,7 @@ from torch import Tensor, nn
 
 from invrestore.entropy.bitstream import Bitstream
 from invrestore.entropy.bottleneck import EntropyBottleneck
-from invrestore.errors import InvalidBitstream
+from invrestore.errors import ImageShapeError, InvalidBitstream
 
 __all__ = [
     "MAX_DECODE_PIXELS",
@@ -255,7 +257,7 @@ class LearnedCodec(nn.Module):
         if x.dim() == 3:
             x = x.unsqueeze(0)
         if x.dim() != 4 or x.shape[0] != 1 or x.shape[1] != 3:
-            raise ValueError(f"expected one RGB image (3, H, W) or (1, 3, H, W), got {tuple(x.shape)}")
+            raise ImageShapeError(f"expected one RGB image (3, H, W) or (1, 3, H, W), got {tuple(x.shape)}")
         if not math.prod(x.shape):
-            raise ValueError("cannot compress an empty image")
+            raise ImageShapeError("cannot compress an empty image")
         return x
