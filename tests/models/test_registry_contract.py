@@ -11,8 +11,9 @@ generative models, else the smallest multiple of ``multiple`` / ``downsampling_f
 - its ``state_dict`` survives a safetensors save/load into a fresh instance (same tensors, identical outputs);
 - its parameter count is the one the entry declares.
 
-A new registered model is covered without touching this file. Every entry must declare ``params``, and every entry
-of a family that trains must declare the ``trainer`` task that trains it (the family contract).
+A new registered model is covered without touching this file. Every entry must declare ``params``; every entry that a
+task of its family can train (the task's model config takes its name and its builder takes the config's settings)
+must declare that ``trainer``, and every declared trainer must be such a task (the family contract).
 """
 
 from __future__ import annotations
@@ -249,16 +250,30 @@ def test_parameter_count_is_the_declared_one(probe: Probe) -> None:
 
 
 # -- the registry as a whole ----------------------------------------------------------------------------------------
-def _training_families() -> set[str]:
-    """Families that train: those with presets in configs/ and those whose package registers a task."""
+def _task_folder(key: str) -> str:
+    """The family folder (``invrestore.models.<folder>``) whose package defines the task ``key``."""
     from invrestore.models.registry import TASKS
 
-    fams = {p.name for p in (REPO / "configs").iterdir() if p.is_dir() and any(p.glob("*.yaml"))}
-    for entry in TASKS.values():
-        parts = entry.task.__module__.split(".")
-        if parts[:2] == ["invrestore", "models"] and len(parts) > 2:
-            fams.add(parts[2])
-    return fams
+    parts = TASKS[key].task.__module__.split(".")
+    return parts[2] if parts[:2] == ["invrestore", "models"] and len(parts) > 2 else ""
+
+
+def _task_can_build(key: str, name: str) -> str | None:
+    """Why the task ``key`` cannot train the registered model ``name`` (None: it can): its config, with
+    ``model.name`` set to ``name`` and everything else at its defaults, must pass the checks ``load_task`` runs
+    (the config's own and the registry's: the builder accepts every model setting)."""
+    from invrestore.errors import ConfigError
+    from invrestore.models.registry import TASKS, check_model_config
+    from invrestore.train.config import merge_config
+
+    try:
+        cfg: Any = merge_config(TASKS[key].config, {"model": {"name": name}})
+        if getattr(getattr(cfg, "model", None), "name", None) != name:
+            return f"task '{key}' has no model config with a name"
+        check_model_config(cfg)
+    except ConfigError as e:
+        return str(e)
+    return None
 
 
 def test_every_entry_declares_params() -> None:
@@ -266,16 +281,40 @@ def test_every_entry_declares_params() -> None:
     assert not missing, f"entries without params= (declare the documented parameter count): {', '.join(missing)}"
 
 
-def test_every_entry_of_a_training_family_declares_a_registered_trainer() -> None:
+def test_every_family_with_presets_registers_its_tasks() -> None:
     tasks = set(list_tasks())
-    training = _training_families()
+    with_presets = {p.name for p in (REPO / "configs").iterdir() if p.is_dir() and any(p.glob("*.yaml"))}
+    folders = {_task_folder(k) for k in tasks}
+    assert with_presets <= folders, f"families with presets but no registered task: {sorted(with_presets - folders)}"
+
+
+def test_every_trainer_is_a_registered_task_that_can_build_the_model() -> None:
+    tasks = set(list_tasks())
+    problems = []
+    for n in NAMES:
+        key = MODELS[n].trainer
+        if key is None:
+            continue
+        if key not in tasks:
+            problems.append(f"{n}: trainer={key!r} is not a registered task ({', '.join(sorted(tasks))})")
+        elif (why := _task_can_build(key, n)) is not None:
+            problems.append(f"{n}: trainer={key!r} cannot build it: {why}")
+    assert not problems, "\n".join(problems)
+
+
+def test_every_trainable_entry_declares_its_trainer() -> None:
+    """``trainer=None`` is for models no task of their family can train (e.g. imported third-party layouts)."""
+    tasks = list_tasks()
     problems = []
     for n in NAMES:
         e = MODELS[n]
-        if e.trainer is not None and e.trainer not in tasks:
-            problems.append(f"{n}: trainer={e.trainer!r} is not a registered task ({', '.join(sorted(tasks))})")
-        elif e.trainer is None and e.family in training:
-            problems.append(f"{n}: family '{e.family}' trains, but the entry declares no trainer=")
+        if e.trainer is not None:
+            continue
+        able = [k for k in tasks if _task_folder(k) == e.family and _task_can_build(k, n) is None]
+        if able:
+            problems.append(f"{n}: declares no trainer=, but task(s) {', '.join(able)} can train it")
+        elif not any(_task_folder(k) == e.family for k in tasks):
+            problems.append(f"{n}: family '{e.family}' registers no task yet, so the entry's trainer is undecided")
     assert not problems, "\n".join(problems)
 
 
