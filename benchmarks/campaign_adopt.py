@@ -46,7 +46,7 @@ def validation_score(name: str, weights: Path, dataset: str, limit: int) -> floa
     """The target's validation metric (its task's ``best_metric``) of ``weights`` on ``dataset``, on the CPU."""
     import torch
 
-    from invrestore.cli.train import load_task
+    from invrestore.models.registry import load_task
 
     config = str(REPO / str(TARGETS[name]["config"]))
     sets = [f"model.init_weights={weights}", f"data.val_set={dataset}", f"data.val_limit={limit}"]

@@ -92,11 +92,11 @@ def build_kind(name: str) -> Kind:
         net = create_model("crm-q90", pretrained=True).eval()
         return Kind(name, lambda x, left: net(x), Fraction(1), 1, lambda x: x, (32, 256), 160)
     if name.startswith("restore-"):
-        from invrestore.cli.restore import load_restoration_model
+        from invrestore.api import load_restorer
         from invrestore.degradations.noise import add_gaussian_noise
 
         model = name.removeprefix("restore-")
-        _, rnet = load_restoration_model(model, None, torch.device("cpu"))
+        rnet = load_restorer(model).module
         m = int(getattr(rnet, "multiple", 1))
         if "denoise" in model:
             g = torch.Generator().manual_seed(1)

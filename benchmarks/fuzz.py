@@ -91,9 +91,8 @@ def _seed_image(h: int = 12, w: int = 10) -> torch.Tensor:
 
 
 def irn_target() -> Target:
-    from invrestore.cli.codec import _decode_payload
     from invrestore.codecs import encode_jpeg
-    from invrestore.entropy.irnpack import read_pack, write_pack
+    from invrestore.entropy.irnpack import decode_payload, read_pack, write_pack
     from invrestore.io import to_uint8
 
     lr = to_uint8(_seed_image(6, 5))
@@ -104,7 +103,7 @@ def irn_target() -> Target:
 
     def decode(data: bytes) -> Any:
         head, pay = read_pack(data, "fuzz.irn")
-        y = _decode_payload(pay, head["codec"], "fuzz.irn")
+        y = decode_payload(pay, head["codec"], "fuzz.irn")
         lh, lw = head["lr_size"]
         if tuple(y.shape) != (3, lh, lw):
             raise InvalidShape("LR shape does not match the header")
@@ -232,7 +231,7 @@ def _png_from_chunks(chunks: list[tuple[bytes, bytes]]) -> bytes:
 
 
 def png_target(workdir: Path) -> Target:
-    from invrestore.cli.rescale import parse_lr_meta
+    from invrestore.inference.lr_meta import parse_lr_meta
     from invrestore.io import read_image, read_png_text, write_image
 
     meta = {"invrestore.model": "irn-x2", "invrestore.scale": "2", "invrestore.size": "12x10"}

@@ -31,11 +31,9 @@ def last_val(run: Path) -> dict[str, float]:
 
 
 def generator_parameters(run: Path) -> int:
-    import torch
+    from invrestore.api import load_restorer
 
-    from invrestore.cli.restore import load_restoration_model
-
-    _, net = load_restoration_model(None, str(run / "last"), torch.device("cpu"))
+    net = load_restorer(None, str(run / "last")).model
     return sum(p.numel() for p in net.parameters())
 
 

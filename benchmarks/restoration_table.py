@@ -14,7 +14,7 @@ from invrestore.train import run_wall_time
 
 
 def main() -> None:
-    from invrestore.cli.restore import load_restoration_model
+    from invrestore.api import load_restorer
 
     out, runs = Path(sys.argv[1]), sys.argv[2:]
     reports = {r: json.loads((out / f"{r}_eval.json").read_text()) for r in runs}
@@ -23,9 +23,7 @@ def main() -> None:
     print(head)
     print("|---" * (4 + len(datasets)) + "|")
     for r in runs:
-        import torch
-
-        _, net = load_restoration_model(None, str(out / r / "last"), torch.device("cpu"))
+        net = load_restorer(None, str(out / r / "last")).model
         params = sum(p.numel() for p in net.parameters())
         steps = json.loads((out / r / "last" / "meta.json").read_text())["step"]
         secs = run_wall_time(out / r / "metrics.jsonl")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from invrestore.cli.vae import load_vae
+from invrestore.api import load_vae
 from invrestore.metrics.psnr import psnr
 from invrestore.models.selfvae.data import to_unit
 from invrestore.models.selfvae.steps import load_split
@@ -44,7 +44,7 @@ def _mean_psnr(a: torch.Tensor, b: torch.Tensor) -> str:
 
 def run(args: argparse.Namespace) -> str:
     dev = torch.device("cpu")
-    net = load_vae(args.model, args.weights, dev)
+    net = load_vae(args.model, args.weights, device=dev)
     images = load_split(args.dataset, args.split, args.data_root)[: args.limit]
     x = to_unit(images)
     y = net.transform_y(x)

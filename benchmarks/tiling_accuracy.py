@@ -119,10 +119,10 @@ def degrade(name: str, x: Tensor, seed: int) -> Tensor:
 
 
 def restore_rows(name: str, images: list[Tensor], tile: int) -> str:
-    from invrestore.cli.restore import load_restoration_model
+    from invrestore.api import load_restorer
     from invrestore.tiling import default_overlap, restore_kind
 
-    _, net = load_restoration_model(name, None, torch.device("cpu"))
+    net = load_restorer(name).module
     m = int(getattr(net, "multiple", 1))
     ok = tileable(net)
     kind = restore_kind(name)

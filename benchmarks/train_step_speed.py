@@ -137,7 +137,7 @@ def main() -> None:
         compare(args)
         return
 
-    from invrestore.cli.train import load_task
+    from invrestore.models.registry import load_task
     from invrestore.train.loop import StepBatchSampler
 
     torch.backends.cudnn.benchmark = args.cudnn_benchmark

@@ -42,12 +42,13 @@ def tiny_irn(seed: int = 0, **kw: Any) -> IRN:
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[IRN, Path, Path, str]]:
     """One export through the CLI (``--check`` on), with the model loader pointed at a tiny random IRN."""
-    import invrestore.cli.export as cli_export
+    import invrestore.api as api
+    from invrestore.inference.rescaler import ImageRescaler
 
     net = tiny_irn()
     out = tmp_path_factory.mktemp("onnx")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(cli_export, "load_exportable", lambda model, weights: net)
+        mp.setattr(api, "load_rescaler", lambda model, weights=None, **kw: ImageRescaler(net, model))
         res = CliRunner().invoke(cli, ["export", "--model", "irn-x2", "--format", "onnx", "-o", str(out)])
     assert res.exit_code == 0, res.output
     yield net, out / "irn-x2.down.onnx", out / "irn-x2.up.onnx", res.output

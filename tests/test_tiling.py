@@ -176,7 +176,7 @@ def test_irn_tiled_upscale_equals_whole_with_the_same_zfield(scale: int, overlap
 
 
 def test_tiled_restore_matches_restore_image_padding_and_crop() -> None:
-    from invrestore.cli.restore import restore_image
+    from invrestore.inference.restorer import restore_image
 
     net = TinyRestorer().eval()
     x = torch.rand(1, 3, 45, 70)  # not multiples of 4: reflect-padded, cropped back
@@ -189,7 +189,7 @@ def test_tiled_restore_matches_restore_image_padding_and_crop() -> None:
 
 
 def test_train_mode_batchnorm_models_refuse_tiling() -> None:
-    from invrestore.cli.restore import Pix2PixRestorer
+    from invrestore.models.pix2pix.restorer import Pix2PixRestorer
 
     gen = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.Conv2d(4, 3, 1), nn.Tanh())
     train_mode = Pix2PixRestorer(gen, eval_mode=False).eval()

@@ -29,6 +29,7 @@ from invrestore.errors import CheckpointError, ConfigError
 __all__ = [
     "ENV_WEIGHTS",
     "FAMILY_TASKS",
+    "RESTORATION_BASES",
     "WeightsEntry",
     "cache_dir",
     "card_commands",
@@ -41,8 +42,10 @@ __all__ = [
     "manifest_path",
     "package_weights_dir",
     "resolve_weights",
+    "restoration_models",
     "run_config",
     "search_path",
+    "shipped_restoration_models",
     "update_manifest_entry",
     "verify_file",
     "weights_entry",
@@ -267,9 +270,31 @@ def weights_file(weights: str | Path) -> Path:
 
 def load_run_task(config: str | Path) -> Any:
     """The training task (model builder) of a run's ``config.yaml``: its ``family`` picks the task class."""
-    from invrestore.cli.train import load_task
+    from invrestore.models.registry import load_task
 
     return load_task(config)
+
+
+# -- restoration models ------------------------------------------------------------------------------------------
+#: The restoration architectures by their base names (each family also registers named variants).
+RESTORATION_BASES = ("irae", "dncnn", "ffdnet", "unet", "arcnn")
+
+
+def restoration_models() -> tuple[str, ...]:
+    """Names ``invrestore restore`` accepts: IRAE, the baselines (also their shipped-weights and KAIR variants) and
+    the pix2pix generators (not the discriminator)."""
+    from invrestore.models.registry import MODELS, list_models
+
+    list_models()  # import every family
+    extra = tuple(n for n, e in MODELS.items() if e.family in ("irae", "baselines") and n not in RESTORATION_BASES)
+    gens = tuple(n for n, e in MODELS.items() if e.family == "pix2pix" and n != "pix2pix-patchgan")
+    return RESTORATION_BASES + extra + gens
+
+
+def shipped_restoration_models() -> tuple[str, ...]:
+    """Restoration models whose weights ship with invrestore (in the manifest; usable without ``--weights``)."""
+    shipped = _read_manifest()
+    return tuple(n for n in restoration_models() if n in shipped)
 
 
 # -- model cards ---------------------------------------------------------------------------------------------------

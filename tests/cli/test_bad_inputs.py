@@ -326,7 +326,7 @@ def test_failures_inside_a_command_are_one_line(
     def boom(*args: object, **kwargs: object) -> None:
         raise exc
 
-    monkeypatch.setattr(rescale, "load_irn", boom)
+    monkeypatch.setattr(rescale, "load_rescaler", boom)
     out = tmp_path / "out"
     res = _run(["downscale", *IMAGE_COMMANDS["downscale"](str(corpus / "odd.png"), out)])
     _assert_clean_failure(res, out)
@@ -340,7 +340,7 @@ def test_debug_mode_shows_the_traceback(corpus: Path, tmp_path: Path, monkeypatc
     def boom(*args: object, **kwargs: object) -> None:
         raise KeyError("surprise")
 
-    monkeypatch.setattr(rescale, "load_irn", boom)
+    monkeypatch.setattr(rescale, "load_rescaler", boom)
     res = CliRunner().invoke(
         cli, ["downscale", str(corpus / "odd.png"), "-o", str(tmp_path / "o")], env={"INVRESTORE_DEBUG": "1"}
     )

@@ -10,9 +10,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from invrestore.cli.codec import read_pack, write_pack
 from invrestore.cli.main import cli
 from invrestore.codecs import LOSSLESS_CODECS, decode, encode_jpeg, encode_lossless, jxl_available
+from invrestore.entropy.irnpack import read_pack, write_pack
 from invrestore.errors import ConfigError, InvalidBitstream
 from invrestore.imageops import pad_to_multiple
 from invrestore.io import read_image, write_image

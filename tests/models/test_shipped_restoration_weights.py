@@ -11,15 +11,18 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from invrestore.api import load_restorer
 from invrestore.cli.demo import sample_images
 from invrestore.cli.main import cli
-from invrestore.cli.restore import load_restoration_model, restore_image, shipped_restoration_models
 from invrestore.degradations import GaussianNoise
 from invrestore.degradations.rain import Rain
+from invrestore.inference.restorer import restore_image
 from invrestore.io import read_image
 from invrestore.metrics import psnr
+from invrestore.zoo import load_manifest, shipped_restoration_models
 
-SHIPPED = {"irae-denoise25": "denoise", "dncnn-s-denoise25": "denoise", "pix2pix-derain": "derain"}
+#: The shipped restoration weights and their tasks, from the weights manifest.
+SHIPPED = {n: e.task for n, e in load_manifest().items() if e.family in ("irae", "baselines", "pix2pix")}
 
 
 def _weights_dir() -> Path:
@@ -27,14 +30,14 @@ def _weights_dir() -> Path:
 
 
 def test_every_shipped_restoration_model_is_listed() -> None:
-    assert set(shipped_restoration_models()) == set(SHIPPED)
+    assert set(shipped_restoration_models()) == set(SHIPPED) and SHIPPED
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
 def test_shipped_restoration_weights_load_offline_are_small_and_have_a_model_card(name: str) -> None:
     f = _weights_dir() / f"{name}.safetensors"
     assert f.is_file() and f.stat().st_size <= 10 * 2**20
-    _, net = load_restoration_model(name, None, torch.device("cpu"))
+    net = load_restorer(name).module
     assert any(float(p.detach().abs().sum()) > 0 for p in net.parameters())
     card = (_weights_dir() / f"{name}.md").read_text()
     for needed in ("Command", "Iterations", "Wall time", "PSNR", "Regenerate"):
@@ -47,7 +50,7 @@ def _crops(side: int = 256) -> list[torch.Tensor]:
 
 @pytest.mark.parametrize("name", sorted(n for n, t in SHIPPED.items() if t == "denoise"))
 def test_shipped_denoisers_remove_most_of_sigma_25_noise_on_the_bundled_samples(name: str) -> None:
-    _, net = load_restoration_model(name, None, torch.device("cpu"))
+    net = load_restorer(name).module
     gain = []
     for i, x in enumerate(_crops()):
         y = GaussianNoise(25)(x, torch.Generator().manual_seed(i))
@@ -57,7 +60,7 @@ def test_shipped_denoisers_remove_most_of_sigma_25_noise_on_the_bundled_samples(
 
 
 def test_shipped_deraining_generator_improves_synthetic_rain_on_the_bundled_samples() -> None:
-    _, net = load_restoration_model("pix2pix-derain", None, torch.device("cpu"))
+    net = load_restorer("pix2pix-derain").module
     gain = []
     for i, x in enumerate(_crops(128)):
         torch.manual_seed(i)  # pix2pix's train-mode inference keeps dropout/BN batch statistics

@@ -7,35 +7,35 @@ foreign file is reported on one line (exit status 1) without creating an output 
 
 Both take many inputs (files, folders, globs; ``--resume``; ``torchrun`` shards), with the batch semantics of
 :mod:`invrestore.batch`. The codec codes one latent for the whole image, so it does not tile: every input's memory
-estimate (:data:`CODEC_BYTES_PER_PIXEL` per pixel) is checked against ``--max-memory`` before anything is written.
+estimate (:func:`invrestore.inference.memory.codec_memory`) is checked against ``--max-memory`` before anything is
+written. The codec runs through its :class:`~invrestore.api.Codec` (:func:`invrestore.api.load_codec`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from invrestore.batch import IMAGE_EXTS, Inference, Job, Plan, plan_batch, progress_enabled
 from invrestore.cli.rescale import BATCH_HELP, batch_options, run_plan
-from invrestore.entropy.codec import MAX_DECODE_PIXELS, LearnedCodec
-from invrestore.errors import CheckpointError, ConfigError, InvalidBitstream
+from invrestore.entropy.codec import MAX_DECODE_PIXELS
+from invrestore.errors import ConfigError, InvalidBitstream
+from invrestore.inference.memory import codec_memory
+
+if TYPE_CHECKING:
+    from invrestore.inference.codec import ImageCodec
 
 #: Largest container the decoder reads (a 65535² image at 24 bpp plus headers is far below this).
 MAX_FILE_BYTES = 1 << 30
 
 
-def _codec(model: str, weights: str | None) -> Any:
-    from invrestore.models.ilc.loading import load_codec
+def _codec(model: str, weights: str | None, inf: Inference) -> ImageCodec:
+    """The codec ``model`` (shipped weights unless ``weights``; they must hold coding tables) on ``inf.device``."""
+    from invrestore.api import load_codec
 
-    codec: LearnedCodec = load_codec(model, weights)
-    if not all(eb.has_tables for eb in codec.entropy_bottlenecks()):
-        raise CheckpointError(
-            f"the weights of '{model}' have no coding tables: call model.eval().update() after training and save "
-            "the weights again (invrestore.train.save_weights(model.state_dict(), path))"
-        )
-    return codec  # a LearnedCodec with compress()/decompress() (not declared by the base class)
+    return load_codec(model, weights, device=inf.device)
 
 
 def _read_container(path: Path) -> bytes:
@@ -48,11 +48,6 @@ def _read_container(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as e:
         raise InvalidBitstream(f"cannot read '{path}': {e.strerror}") from e
-
-
-#: Peak memory of ILC/bls2017 coding per image pixel (compress + rate estimate, then decode), measured with
-#: ru_maxrss on 1–2 MP images with ilc-small-q1 and bls2017-128-q1 (176–235 B/px, rounded up).
-CODEC_BYTES_PER_PIXEL = 256
 
 
 def _single_file(images: tuple[str, ...], output: str, exts: tuple[str, ...]) -> bool:
@@ -109,7 +104,7 @@ def _plan(images: tuple[str, ...], output: str, kw: dict[str, Any], desc: str, *
 )
 def compress(images: tuple[str, ...], output: str, model: str, weights: str | None, **kw: Any) -> None:
     """Compress IMAGES (RGB; gray is expanded, alpha dropped) into .irc files and print the real bpp."""
-    from invrestore.entropy.codec import estimated_bpp
+    from invrestore.entropy.bitstream import Bitstream
     from invrestore.io import atomic_write, read_image
 
     inf = _inference(kw)
@@ -118,22 +113,20 @@ def compress(images: tuple[str, ...], output: str, model: str, weights: str | No
         w, h = job.size
         if max(h, w) > 65535:
             raise ConfigError(f"{job.src} is {w}×{h}; the container stores sides up to 65535")
-        inf.check_memory(f"compressing {job.src} ({w}×{h})", CODEC_BYTES_PER_PIXEL * w * h)
-    codec = _codec(model, weights).to(inf.device)
+        inf.check_memory(f"compressing {job.src} ({w}×{h})", codec_memory(w, h))
+    codec = _codec(model, weights, inf)
 
     def work(job: Job) -> str:
-        x = read_image(job.src, mode="rgb").to(inf.device)
+        x = read_image(job.src, mode="rgb")
         h, w = x.shape[-2:]
-        bits = codec.compress(x.unsqueeze(0))
-        est = codec(x.unsqueeze(0))
-        data = bits.to_bytes()
-        est_bpp = float(estimated_bpp(est.likelihoods, h, w)[0])
+        data = codec.compress(x)
+        est_bpp = codec.estimated_bpp(x)
         with atomic_write(job.dst) as fh:
             fh.write(data)
         bpp = 8.0 * len(data) / (h * w)
         return (
             f"{job.src} ({w}×{h}) -> {job.dst}: {len(data)} bytes, {bpp:.4f} bpp "
-            f"(estimated {est_bpp:.4f} bpp + {bits.header_bytes} bytes of header)"
+            f"(estimated {est_bpp:.4f} bpp + {Bitstream.from_bytes(data).header_bytes} bytes of header)"
         )
 
     run_plan(plan, work, inf)
@@ -189,15 +182,15 @@ def decompress(files: tuple[str, ...], output: str, weights: str | None, **kw: A
         if h * w > max_pixels:
             raise InvalidBitstream(f"'{job.src}' declares a {w}×{h} image, above the limit of {max_pixels} pixels "
                                    "(--max-pixels)")  # fmt: skip
-        inf.check_memory(f"decoding {job.src} ({w}×{h})", CODEC_BYTES_PER_PIXEL * w * h)
+        inf.check_memory(f"decoding {job.src} ({w}×{h})", codec_memory(w, h))
         parsed[job.src] = (data, bits)
-    codecs: dict[str, Any] = {}
+    codecs: dict[str, ImageCodec] = {}
 
     def work(job: Job) -> str:
         data, bits = parsed[job.src]
         if bits.model not in codecs:
             try:
-                codecs[bits.model] = _codec(bits.model, weights).to(inf.device)
+                codecs[bits.model] = _codec(bits.model, weights, inf)
             except ConfigError as e:
                 raise InvalidBitstream(
                     f"'{job.src}' was written by model '{bits.model}', which is not available: {e}"
@@ -208,8 +201,7 @@ def decompress(files: tuple[str, ...], output: str, weights: str | None, **kw: A
                 f"'{job.src}' was written by '{bits.model}' with other weights or coding tables than "
                 f"{weights or 'the shipped ones'} (config hash {bits.config_hash.hex()} ≠ {codec.config_hash().hex()})"
             )
-        x_hat = codec.decompress(bits, max_pixels=max_pixels)
-        write_image(job.dst, x_hat[0].cpu())
+        write_image(job.dst, codec.decompress(data, max_pixels=max_pixels))
         h, w = bits.image_size
         return f"{job.src} ({len(data)} bytes, {8.0 * len(data) / (h * w):.4f} bpp) -> {job.dst} ({w}×{h})"
 

@@ -58,7 +58,7 @@ def demo(output: str, scale: int) -> None:
     from invrestore.errors import CheckpointError, ConfigError
     from invrestore.evaluation import BicubicMethod, get_protocol
     from invrestore.io import read_image, write_image
-    from invrestore.models.registry import MODELS, create_model, list_models
+    from invrestore.models.registry import MODELS, list_models
 
     out = Path(output)
     if out.exists() and not out.is_dir():
@@ -68,11 +68,12 @@ def demo(output: str, scale: int) -> None:
     list_models()  # fill the registry (and the shipped-weights manifest)
     entry = MODELS.get(name)
     if entry is not None and entry.pretrained is not None:
+        from invrestore.api import load_rescaler
         from invrestore.models.irn.rescaler import IRNRescaler
 
         try:
-            net = create_model(name, pretrained=True).eval()
-            methods.append((name, IRNRescaler(net, seed=0)))  # type: ignore[arg-type]
+            net = load_rescaler(name).model
+            methods.append((name, IRNRescaler(net, seed=0)))
         except CheckpointError as e:
             click.echo(f"(no {name}: {e})")
     else:

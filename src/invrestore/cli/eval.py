@@ -67,10 +67,11 @@ def _pm(stat: dict[str, Any] | None) -> str:
     return "-" if stat is None else f"{stat['mean']:.2f} ± {stat['std']:.2f}"
 
 
-def build_method(
+def _rescaling_method(
     method: str | None, model: str | None, weights: str | None, z: str, seed: int, scale: int, temperature: float = 1.0
 ) -> tuple[Any, str]:
-    """The rescaling method named on the command line and its display name."""
+    """The rescaling method named on the command line (bicubic, or a model loaded by
+    :func:`invrestore.api.load_rescaler`, with a seeded z) and its display name."""
     if (method is None) == (model is None):
         raise ConfigError("give exactly one of --method bicubic or --model NAME")
     if method is not None:
@@ -80,22 +81,12 @@ def build_method(
 
         return BicubicMethod(), "bicubic"
     assert model is not None
-    from invrestore.models.irn import IRN, load_official_checkpoint
+    from invrestore.api import load_rescaler
     from invrestore.models.irn.rescaler import IRNRescaler
-    from invrestore.models.registry import create_model
 
-    net: torch.nn.Module
-    if weights:
-        from invrestore.zoo import weights_file
-
-        net = load_official_checkpoint(weights_file(Path(weights)), model)
-    else:
-        net = create_model(model, pretrained=True)
-    if not isinstance(net, IRN):
-        raise ConfigError(f"'{model}' is not a rescaling model")
+    net = load_rescaler(model, weights).model
     if net.scale != scale:
         raise ConfigError(f"{model} rescales by {net.scale}; pass --scale {net.scale}")
-    net.eval()
     return IRNRescaler(net, z_mode="zero" if z == "zero" else "random", temperature=temperature, seed=seed), model
 
 
@@ -184,7 +175,7 @@ def eval_cmd(
             json_out=json_out, iw_samples=iw_samples,
         )  # fmt: skip
         return
-    from invrestore.cli.restore import restoration_models
+    from invrestore.zoo import restoration_models
 
     if model is not None and model in restoration_models():
         if scale is not None:
@@ -206,7 +197,7 @@ def eval_cmd(
         if model is None or z_mode == "zero":
             raise ConfigError("--z-draws applies to IRN models with a random z (not --z zero or --method)")
     resolved = [resolve_dataset(d, data_root) for d in datasets]  # fail early on missing data
-    rescaler, label = build_method(method, model, weights, z_mode, seed, scale, temperature)
+    rescaler, label = _rescaling_method(method, model, weights, z_mode, seed, scale, temperature)
     if protocol is None:
         protocol = ("lapsrn" if scale == 8 else "vdsr") if method else "irn"
     proto = get_protocol(protocol)
@@ -306,7 +297,7 @@ def _eval_restoration(
 ) -> None:
     """Score a restoration model on seeded degraded copies of each dataset (``score_restoration``): RGB PSNR/SSIM
     of the output (clamped, range 1), of the degraded input, and optionally the official IRAE SSIM."""
-    from invrestore.cli.restore import load_restoration_model, restore_image, trained_task
+    from invrestore.api import load_restorer
     from invrestore.data import resolve_dataset
     from invrestore.data.restoration import Degraded, RestorationDataConfig, score_restoration
 
@@ -319,17 +310,20 @@ def _eval_restoration(
     if limit < 0:
         raise ConfigError("--limit must be >= 0")
     resolved = [resolve_dataset(d, data_root) for d in datasets]  # fail early on missing data
-    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    name, net = load_restoration_model(model, weights, dev)
+    restorer = load_restorer(model, weights, device="auto")
+    restorer.tile = None  # scored whole, as the papers do
+    name = restorer.name
     if name.startswith("pix2pix"):
         raise ConfigError("pix2pix models are scored by their training task's validation, not by --task here")
-    trained_for = trained_task(name, net)
+    trained_for = restorer.task
     if trained_for is not None and trained_for != task:
         raise ConfigError(f"'{name}' was trained to {trained_for}, not to {task}: pass --task {trained_for}")
+    if restorer.needs_sigma and sigma is None:
+        raise ConfigError("ffdnet needs the noise level: pass --sigma N")
 
     def run(deg: Degraded) -> torch.Tensor:
         s = float(deg.sigma[0]) if deg.sigma is not None else sigma
-        return restore_image(net, deg.y[0].to(dev), s).unsqueeze(0).cpu()
+        return restorer.restore(deg.y[:1], sigma=s).cpu()
 
     degr = f"σ = {sigma:g}" if task == "denoise" else (f"JPEG QF {quality}" if task == "dejpeg" else "centre box")
     click.echo(f"{name} {task} ({degr}), RGB, seed {seed}")

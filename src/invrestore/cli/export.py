@@ -1,5 +1,7 @@
 """``invrestore export``: an IRN model as two ONNX graphs (downscale and upscale), checked against torch.
 
+The model loads through :func:`invrestore.api.load_rescaler` (shipped weights, ours, or an official ``.pth``).
+
 See :mod:`invrestore.export` and ``docs/export.md``. Needs ``pip install 'invrestore[export]'``.
 """
 
@@ -7,16 +9,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from invrestore.errors import ConfigError
 
-if TYPE_CHECKING:
-    from invrestore.models.irn.model import IRN
-
-__all__ = ["FORMATS", "export", "load_exportable"]
+__all__ = ["FORMATS", "export"]
 
 FORMATS = ("onnx",)
 
@@ -38,18 +36,12 @@ def _irn_names() -> list[str]:
     return names
 
 
-def load_exportable(model: str, weights: str | None) -> IRN:
-    """The IRN ``model`` in eval mode with ``weights`` (official ``.pth`` or ours) or else its shipped weights.
-
-    Raises:
-        ConfigError: unknown model, or a model that is not an IRN (checked before any weights are read).
-        CheckpointError: the weights are missing, corrupt or for another model.
-    """
+def _check_exportable(model: str) -> None:
+    """Refuse an unknown model or one that is not an IRN, before any weights are read."""
     import torch
 
-    from invrestore.models.irn import load_official_checkpoint
     from invrestore.models.irn.model import IRN
-    from invrestore.models.registry import MODELS, create_model, list_models
+    from invrestore.models.registry import MODELS, list_models
 
     list_models()
     if model not in MODELS:
@@ -60,10 +52,6 @@ def load_exportable(model: str, weights: str | None) -> IRN:
         raise ConfigError(
             f"'{model}' is not an IRN model; ONNX export supports the IRN rescalers: {', '.join(_irn_names())}"
         )
-    net = load_official_checkpoint(weights, model) if weights else create_model(model, pretrained=True)
-    if not isinstance(net, IRN):  # pragma: no cover - the probe above already checked the class
-        raise ConfigError(f"'{model}' is not an IRN model")
-    return net.eval()
 
 
 def _parse_size(text: str | None) -> tuple[int | None, int | None]:
@@ -112,9 +100,11 @@ def export(
     height, width = _parse_size(size)
     if static and height is None:
         raise ConfigError("--static exports one fixed size: give --size HxW")
+    from invrestore.api import load_rescaler
     from invrestore.export import check_onnx, export_irn_onnx
 
-    net = load_exportable(model, weights)
+    _check_exportable(model)
+    net = load_rescaler(model, weights).model
     if check:  # fail early, before the slow export, when the checker cannot run
         from invrestore.export import ensure_installed
 

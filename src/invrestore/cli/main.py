@@ -141,7 +141,8 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from invrestore.cli.codec import bench, pack, unpack
+    from invrestore.cli.bench import bench
+    from invrestore.cli.codec import pack, unpack
     from invrestore.cli.compress import compress, decompress
     from invrestore.cli.data import data
     from invrestore.cli.demo import demo

@@ -8,53 +8,9 @@ from pathlib import Path
 
 import click
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from invrestore.errors import CheckpointError, ConfigError
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError as e:
-        raise ConfigError(f"invalid device '{name}': {e}") from e
-
-
-def load_vae(model: str, weights: str | None, device: torch.device) -> nn.Module:
-    """Build the registered selfVAE-family ``model`` and load ``weights`` (a safetensors/``.pt`` file or a run
-    checkpoint folder such as ``runs/x/best``); without ``weights`` the shipped weights (none ship yet).
-
-    Raises:
-        ConfigError: unknown or non-selfVAE model. CheckpointError: missing, unreadable or mismatched weights.
-    """
-    from invrestore.models.registry import create_model, list_models
-    from invrestore.train.checkpoint import load_weights
-
-    known = list_models("selfvae")
-    if model not in known:
-        raise ConfigError(f"'{model}' is not a selfVAE-family model; available: {', '.join(known)}")
-    if weights is None:
-        net = create_model(model, pretrained=True)
-    else:
-        net = create_model(model)
-        path = Path(weights)
-        if path.is_dir() and (path / "model.safetensors").is_file():
-            path = path / "model.safetensors"
-        state = load_weights(path)
-        try:
-            res = net.load_state_dict(state, strict=False)
-        except RuntimeError as e:  # shape mismatches
-            lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
-            raise CheckpointError(f"'{path}' does not fit model '{model}': {lines[-1][:200]}") from e
-        if res.missing_keys or res.unexpected_keys:
-            example = (res.missing_keys or res.unexpected_keys)[0]
-            raise CheckpointError(
-                f"'{path}' does not fit model '{model}': {len(res.missing_keys)} missing and "
-                f"{len(res.unexpected_keys)} unexpected keys (e.g. '{example}')"
-            )
-    return net.to(device).eval()
+from invrestore.errors import ConfigError
 
 
 def image_grid(images: Tensor, nrow: int, pad: int = 2, value: float = 1.0) -> Tensor:
@@ -118,8 +74,11 @@ def eval_bpd(
 
     if limit < 0:
         raise ConfigError("--limit must be >= 0")
-    dev = _device(device)
-    net = load_vae(model, weights, dev)
+    from invrestore.api import load_vae
+    from invrestore.devices import resolve_device
+
+    dev = resolve_device(device)
+    net = load_vae(model, weights, device=dev)
     images = load_split(dataset, split, data_root)
     if limit:
         images = images[:limit]
@@ -195,10 +154,12 @@ def sample(
     """
     from tqdm import tqdm
 
+    from invrestore.api import load_vae
+    from invrestore.devices import resolve_device
     from invrestore.io import write_image
 
-    dev = _device(device)
-    net = load_vae(model, weights, dev)
+    dev = resolve_device(device)
+    net = load_vae(model, weights, device=dev)
     torch.manual_seed(seed)
     g = torch.Generator(device=dev).manual_seed(seed)
     chunks = []

@@ -12,7 +12,7 @@ __all__ = ["verify_all", "weights"]
 def verify_all() -> tuple[list[str], list[str]]:
     """Check every manifest entry: the file found first (``$INVRESTORE_WEIGHTS``, cache, package) has the
     manifest's sha256 and loads into its model. Returns ``(ok lines, error lines)``, one line per file."""
-    from invrestore.models.registry import create_model
+    from invrestore.api import load
     from invrestore.zoo import load_manifest, locate_weights, verify_file
 
     ok: list[str] = []
@@ -21,7 +21,7 @@ def verify_all() -> tuple[list[str], list[str]]:
         try:
             origin, path = locate_weights(name)
             verify_file(name, path)
-            create_model(name, pretrained=True)  # strict load into the registered architecture
+            load(name)  # strict load into the registered architecture
         except InvRestoreError as e:
             bad.append(f"{entry.versioned_name}: {e}")
             continue

@@ -43,7 +43,16 @@ from typing import Any
 
 from invrestore.errors import InvalidBitstream
 
-__all__ = ["CODECS", "FORMAT_VERSION", "MAGIC", "SUBSAMPLINGS", "read_pack", "validate_header", "write_pack"]
+__all__ = [
+    "CODECS",
+    "FORMAT_VERSION",
+    "MAGIC",
+    "SUBSAMPLINGS",
+    "decode_payload",
+    "read_pack",
+    "validate_header",
+    "write_pack",
+]
 
 MAGIC = b"IRNPACK"
 FORMAT_VERSION = 2
@@ -205,3 +214,28 @@ def read_pack(data: bytes, source: str = "file", check_names: bool = True) -> tu
     if check_names:
         _check_registered(header, source)
     return header, payload
+
+
+def decode_payload(payload: bytes, codec: str, source: str = "file") -> Any:
+    """Decode the LR payload of a pack file into a ``(C, h, w)`` float tensor in [0, 1].
+
+    Raises:
+        InvalidBitstream: the payload does not decode (any decoder failure), or it is a decompression bomb.
+    """
+    import warnings
+
+    from PIL import Image
+
+    from invrestore.codecs import decode_tensor
+    from invrestore.errors import InvRestoreError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return decode_tensor(payload, codec)
+    except InvRestoreError as e:
+        raise InvalidBitstream(f"{source}: the LR payload does not decode ({e})") from e
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, KeyError, MemoryError) as e:
+        raise InvalidBitstream(f"{source}: the LR payload does not decode ({type(e).__name__}: {e})") from e
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise InvalidBitstream(f"{source}: the LR payload is too large ({e})") from e

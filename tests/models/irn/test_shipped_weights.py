@@ -13,8 +13,10 @@ from invrestore.evaluation import BicubicMethod, evaluate_dataset, get_protocol
 from invrestore.io import read_image
 from invrestore.models import create_model
 from invrestore.models.irn.rescaler import IRNRescaler
+from invrestore.zoo import load_manifest
 
-SHIPPED = ["irn-x2", "irn-x4", "irn-x2-noise"]
+#: The shipped IRN rescalers (not IRN_color, not the CRM), from the weights manifest.
+SHIPPED = sorted(n for n, e in load_manifest().items() if e.family == "irn" and e.task.startswith("rescale"))
 
 
 def _weights_dir() -> Path:
@@ -55,7 +57,7 @@ def test_the_shipped_crm_loads_offline_by_name_and_has_a_model_card() -> None:
         assert needed in card
 
 
-@pytest.mark.parametrize("irn_name", ["irn-x2-noise", "irn-x2"])
+@pytest.mark.parametrize("irn_name", [n for n in SHIPPED if n.startswith("irn-x2")])
 def test_the_shipped_crm_improves_irn_plus_jpeg_q90_on_the_bundled_samples(irn_name: str) -> None:
     from invrestore.metrics import psnr
     from invrestore.models.irn.crm import irn_jpeg_crm, load_crm
