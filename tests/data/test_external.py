@@ -21,7 +21,6 @@ from invrestore.data import (
     IMAGENETTE_64,
     IRAE_CELEBA_64,
     RESIDE,
-    SELFVAE_CELEBA_64,
     SIDD,
     CelebA,
     CropResize,
@@ -41,8 +40,9 @@ from invrestore.data import (
 from invrestore.data.restoration import RestorationDataConfig, restoration_train_set, validate_restoration
 from invrestore.errors import ConfigError, DatasetNotFoundError, ImageShapeError
 from invrestore.metrics import psnr
+from invrestore.models.selfvae.datasets import SELFVAE_CELEBA_64
 
-pytestmark = pytest.mark.filterwarnings("ignore::invrestore.data.external.IncompleteDatasetWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::invrestore.data.locate.IncompleteDatasetWarning")
 
 
 # --- helpers ------------------------------------------------------------------------------------------------------

@@ -1,29 +1,42 @@
-"""Registry of benchmark and training sets, resolved under a user-given data root.
+"""The one dataset registry: every dataset the library knows, as one declarative entry each, in :data:`DATASETS`.
+
+An entry (:class:`DatasetInfo`) gives a dataset's name, aliases, download address and what a full copy holds; how
+its files and splits are found on disk is part of the entry too:
+
+- **folder sets** (benchmarks and training folders: Set5, DIV2K, T91, ...): ``candidates`` (relative folders tried
+  under the data root, the first that exists wins) and ``expected`` images; :func:`resolve_dataset` lists them;
+- **split datasets** downloaded by the user: :class:`~invrestore.data.images.ImageSet` (CelebA, Flowers-102, ...;
+  :func:`~invrestore.data.images.image_dataset`) and :class:`~invrestore.data.layouts.PairedSet` (SIDD, RESIDE,
+  rain sets; :func:`~invrestore.data.layouts.paired_dataset`), with the expected count of each split.
+
+The entries themselves are in :mod:`invrestore.data.catalog`; :func:`get_dataset_info` is the one look-up (by
+name or alias, case-insensitive), and an unknown name raises :class:`UnknownDatasetError` listing the known ones.
 
 The data root is, in order of precedence: an explicit ``root`` argument (the CLI's ``--data-root``), the environment
 variable ``INVRESTORE_DATA``, then the default ``~/.cache/invrestore/data``. The library never assumes where the data
-lives beyond that.
-
-Each dataset lists the relative folders where it is commonly found (the first that exists wins), so both this
-project's layout (``eval/Set5``) and the usual SR layouts (``Set5``, ``Set5/HR``, ``benchmark/Set5/HR``) work.
+lives beyond that. See ``docs/data.md``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
+from typing import ClassVar, TypeVar, overload
 
-from invrestore.errors import DatasetNotFoundError
+from invrestore.errors import ConfigError, DatasetNotFoundError
 from invrestore.io import list_images
 
 __all__ = [
     "DATASETS",
     "DatasetInfo",
     "ResolvedDataset",
+    "UnknownDatasetError",
     "default_data_root",
     "get_dataset_info",
+    "locate_dataset",
+    "register_dataset",
     "resolve_data_root",
     "resolve_dataset",
     "training_files",
@@ -32,122 +45,110 @@ __all__ = [
 ENV_VAR = "INVRESTORE_DATA"
 
 
+class UnknownDatasetError(DatasetNotFoundError, ConfigError):
+    """A dataset name that no registry entry has (the message lists the known names).
+
+    Both a :class:`~invrestore.errors.DatasetNotFoundError` (what a look-up under the data root raises) and a
+    :class:`~invrestore.errors.ConfigError` (what a bad dataset name in a config is).
+    """
+
+
 @dataclass(frozen=True)
 class DatasetInfo:
-    """Where a dataset lives under the data root and what it should contain.
+    """One dataset: where it is found and what a full copy holds (see the module docstring).
 
     Attributes:
-        name: canonical name (case-insensitive look-up; aliases allowed).
-        candidates: relative folders (or files for array datasets) tried in order.
-        expected: expected number of images (or of samples for array datasets).
-        kind: ``"eval"``, ``"train"`` or ``"misc"``.
+        name: canonical name (case-insensitive look-up).
         description: one line shown by ``invrestore data list``.
+        kind: ``"eval"``, ``"train"`` or ``"misc"``.
+        aliases: other accepted names.
+        url: where to download it (named in the errors of a missing copy).
+        candidates: folder sets: relative folders (or files for array datasets) tried in order under the data root.
+        expected: folder sets: expected number of images (or of samples for array datasets).
         ids_file: optional relative path of an id list selecting a subset of another set's files (by stem).
         subset_of: the dataset whose folder the ``ids_file`` selects from.
         array: True for datasets stored as arrays (``.npz``/pickles) instead of image files.
-        aliases: other accepted names.
+        splits: split datasets: the number of items of each split in a full copy.
     """
 
     name: str
-    candidates: tuple[str, ...]
-    expected: int
-    kind: str
+    _: KW_ONLY
     description: str
+    kind: str = "train"
+    aliases: tuple[str, ...] = ()
+    url: str = ""
+    candidates: tuple[str, ...] = ()
+    expected: int = 0
     ids_file: str | None = None
     subset_of: str | None = None
     array: bool = False
-    aliases: tuple[str, ...] = field(default_factory=tuple)
+    splits: Mapping[str, int] = field(default_factory=dict)
 
+    #: what this kind of entry is called in messages (``"image"``, ``"paired"``; ``""`` for any dataset)
+    category: ClassVar[str] = ""
 
-def _sr(name: str, expected: int, desc: str, aliases: Sequence[str] = ()) -> DatasetInfo:
-    names = (name, *aliases)
-    cands: list[str] = []
-    for n in names:
-        cands += [f"eval/{n}", n, f"{n}/HR", f"benchmark/{n}/HR", f"{n}/GTmod12", f"eval/{n}/HR"]
-    return DatasetInfo(name, tuple(cands), expected, "eval", desc, aliases=tuple(aliases))
+    def check_split(self, split: str) -> None:
+        """Raises ConfigError: ``split`` is not one of :attr:`splits`."""
+        if split not in self.splits:
+            raise ConfigError(f"{self.name}: unknown split {split!r} ({', '.join(self.splits)})")
 
+    def find(self, root: str | Path | None = None) -> Path:
+        """The folder holding this dataset under ``root`` (default: the data root).
 
-DATASETS: dict[str, DatasetInfo] = {
-    d.name.lower(): d
-    for d in [
-        _sr("Set5", 5, "Set5 super-resolution benchmark"),
-        _sr("Set14", 14, "Set14 super-resolution benchmark (bridge.png is grayscale)"),
-        _sr("BSD100", 100, "BSDS300 test split (B100)", aliases=("B100",)),
-        _sr("Urban100", 100, "Urban100 buildings"),
-        _sr("Manga109", 109, "Manga109 comics"),
-        DatasetInfo(
-            "DIV2K-train",
-            ("DIV2K/DIV2K_train_HR", "DIV2K_train_HR", "train/DIV2K_train_HR"),
-            800,
-            "train",
-            "DIV2K training HR images 0001-0800 (IRN's training set)",
-        ),
-        DatasetInfo(
-            "DIV2K-valid",
-            ("DIV2K/DIV2K_valid_HR", "DIV2K_valid_HR", "eval/DIV2K_valid_HR"),
-            100,
-            "eval",
-            "DIV2K validation HR images 0801-0900",
-        ),
-        DatasetInfo(
-            "Kodak24",
-            ("eval/Kodak24", "Kodak24", "kodak", "Kodak"),
-            24,
-            "eval",
-            "Kodak lossless true colour suite (768x512)",
-            aliases=("kodak",),
-        ),
-        DatasetInfo(
-            "CBSD68",
-            ("eval/CBSD68", "CBSD68"),
-            68,
-            "eval",
-            "colour BSD68 denoising set (the 68 BSD100 images listed in eval/CBSD68_ids.txt)",
-            ids_file="eval/CBSD68_ids.txt",
-            subset_of="BSD100",
-        ),
-        DatasetInfo("McMaster", ("eval/McMaster", "McMaster"), 18, "eval", "McMaster colour set (500x500)"),
-        DatasetInfo("T91", ("train/T91", "T91", "yang91"), 91, "train", "Yang et al. 91-image SR training set"),
-        DatasetInfo("BSDS200", ("train/BSDS200", "BSDS200", "bsd200"), 200, "train", "BSDS300 train split"),
-        DatasetInfo(
-            "CelebA",
-            ("CelebA/img_align_celeba", "img_align_celeba", "celeba/img_align_celeba"),
-            202599,
-            "train",
-            "CelebA aligned faces (178x218)",
-        ),
-        DatasetInfo(
-            "CelebA-sample32",
-            ("misc/CelebA_sample32", "CelebA_sample32"),
-            32,
-            "misc",
-            "the first 32 CelebA aligned faces (smoke tests)",
-        ),
-        DatasetInfo(
-            "CIFAR-10",
-            ("cifar-10-batches-py", "CIFAR10/cifar-10-batches-py", "misc/cifar-10-batches-py"),
-            60000,
-            "train",
-            "CIFAR-10 official python pickles (50000 train + 10000 test)",
-            array=True,
-            aliases=("cifar10",),
-        ),
-        DatasetInfo(
-            "CIFAR-10-partial",
-            ("misc/CIFAR10_partial/cifar10_partial.npz", "CIFAR10_partial/cifar10_partial.npz"),
-            5506,
-            "misc",
-            "leading rows of CIFAR-10 (4660 train + 846 test) as one .npz",
-            array=True,
-            aliases=("cifar10-partial",),
-        ),
-    ]
-}
+        Raises:
+            DatasetNotFoundError: it is not there.
+        """
+        return resolve_dataset(self.name, root).path
+
 
 _ALIASES: dict[str, str] = {}
-for _key, _info in DATASETS.items():
-    for _a in _info.aliases:
-        _ALIASES[_a.lower()] = _key
+DATASETS: dict[str, DatasetInfo] = {}
+"""Every registered dataset by lower-case name (:mod:`invrestore.data.catalog` fills it)."""
+
+Info = TypeVar("Info", bound=DatasetInfo)
+
+
+def register_dataset(info: Info) -> Info:
+    """Add ``info`` to :data:`DATASETS` and return it.
+
+    Raises:
+        ConfigError: its name or an alias is taken by another entry.
+    """
+    keys = [info.name.lower(), *(a.lower() for a in info.aliases)]
+    taken = [k for k in keys if (k in DATASETS or k in _ALIASES) and DATASETS.get(_ALIASES.get(k, k)) is not info]
+    if taken:
+        raise ConfigError(f"dataset name(s) {', '.join(taken)} of {info.name!r} are already registered")
+    DATASETS[keys[0]] = info
+    for a in keys[1:]:
+        _ALIASES[a] = keys[0]
+    return info
+
+
+@overload
+def get_dataset_info(name: str) -> DatasetInfo: ...
+
+
+@overload
+def get_dataset_info(name: str, category: type[Info]) -> Info: ...
+
+
+def get_dataset_info(name: str, category: type[DatasetInfo] = DatasetInfo) -> DatasetInfo:
+    """Look a dataset up by name or alias (case-insensitive), optionally of one kind of entry.
+
+    Args:
+        category: the entry class wanted (e.g. :class:`~invrestore.data.images.ImageSet`); other entries count
+            as unknown.
+
+    Raises:
+        UnknownDatasetError: the name is unknown (the message lists the known names of that kind).
+    """
+    key = name.lower()
+    info: DatasetInfo | None = DATASETS.get(_ALIASES.get(key, key))
+    if not isinstance(info, category):
+        label = f"{category.category} " if category.category else ""
+        known = ", ".join(d.name for d in DATASETS.values() if isinstance(d, category))
+        raise UnknownDatasetError(f"unknown {label}dataset {name!r}; known {label}datasets: {known}")
+    return info
 
 
 def default_data_root() -> Path:
@@ -177,20 +178,6 @@ def resolve_data_root(root: str | Path | None = None, must_exist: bool = True) -
     return path
 
 
-def get_dataset_info(name: str) -> DatasetInfo:
-    """Look a dataset up by name or alias (case-insensitive).
-
-    Raises:
-        DatasetNotFoundError: the name is unknown (the message lists the known names).
-    """
-    key = name.lower()
-    key = _ALIASES.get(key, key)
-    if key not in DATASETS:
-        known = ", ".join(d.name for d in DATASETS.values())
-        raise DatasetNotFoundError(f"unknown dataset '{name}'; known datasets: {known}")
-    return DATASETS[key]
-
-
 @dataclass(frozen=True)
 class ResolvedDataset:
     """A dataset found on disk: its location and files (empty ``files`` for array datasets)."""
@@ -213,7 +200,7 @@ def _find(info: DatasetInfo, root: Path) -> Path | None:
 
 
 def resolve_dataset(name: str, root: str | Path | None = None, strict: bool = False) -> ResolvedDataset:
-    """Find a dataset under the data root.
+    """Find a folder set under the data root and list its images.
 
     Args:
         name: dataset name or alias (see :data:`DATASETS`).
@@ -221,9 +208,16 @@ def resolve_dataset(name: str, root: str | Path | None = None, strict: bool = Fa
         strict: raise if the number of images differs from the expected count.
 
     Raises:
-        DatasetNotFoundError: unknown name, missing root, or the dataset is not under the root.
+        DatasetNotFoundError: unknown name (:class:`UnknownDatasetError`), missing root, the dataset is not under
+            the root, or it is a split dataset (those load by split: ``image_dataset``/``paired_dataset``).
     """
     info = get_dataset_info(name)
+    if not info.candidates and info.ids_file is None:
+        key = {"image": "data.dataset", "paired": "data.paired"}.get(info.category, "the dataset key")
+        raise DatasetNotFoundError(
+            f"{info.name} comes in splits ({', '.join(info.splits)}): load it by split "
+            f"({info.category}_dataset({info.name!r}, root, split)), or name it in {key} of a config"
+        )
     base = resolve_data_root(root)
     path = _find(info, base)
     files: list[Path] = []
@@ -254,6 +248,15 @@ def resolve_dataset(name: str, root: str | Path | None = None, strict: bool = Fa
                 f"dataset {info.name} at '{path}' has {len(files)} images, expected {info.expected}"
             )
     return ResolvedDataset(info, path, tuple(files))
+
+
+def locate_dataset(name: str, root: str | Path | None = None) -> Path:
+    """The folder holding dataset ``name`` under ``root`` (default: the data root), for any kind of entry.
+
+    Raises:
+        DatasetNotFoundError: unknown name, or the dataset is not there.
+    """
+    return get_dataset_info(name).find(root)
 
 
 def training_files(

@@ -74,9 +74,9 @@ class RestorationDataConfig:
         dataset: a named external dataset used *instead of* ``train_sets``/``train_folders`` (training: its train
             split) and ``val_set``/``val_folders`` (validation: its test split): ``"celeba"`` (train partition /
             the *valid* partition, IRAE's test set), ``"flowers"`` (``tstid`` / ``trnid+valid``, IRAE's swap) or
-            ``"cub"`` (official train / test). See :mod:`invrestore.data.external` and ``docs/data.md``.
+            ``"cub"`` (official train / test). See :mod:`invrestore.data.catalog` and ``docs/data.md``.
         dataset_root: the folder holding that dataset (``None``: the data root, see ``root``).
-        dataset_transform: its preprocessing, a name of :data:`invrestore.data.external.TRANSFORMS` (``None``: the
+        dataset_transform: its preprocessing, a name of :data:`invrestore.data.transforms.TRANSFORMS` (``None``: the
             paper's, CelebA ``irae-celeba-64``, Flowers ``irae-flowers-128``, CUB ``irae-cub-128``; CelebA
             inpainting: ``irae-celeba-256``). ``center_crop``/``resize`` must stay at their defaults with a dataset.
         dataset_val_split: ``"test"`` (validate on the test split) or ``None`` (no validation).
@@ -118,7 +118,7 @@ class RestorationDataConfig:
             self._check_dataset()
 
     def _check_dataset(self) -> None:
-        from invrestore.data.external import TRANSFORMS
+        from invrestore.data.transforms import TRANSFORMS
 
         if self.dataset not in RESTORATION_DATASETS:
             raise ConfigError(f"data.dataset must be one of {tuple(RESTORATION_DATASETS)}, got {self.dataset!r}")
@@ -279,12 +279,12 @@ def degrade_batch(x: Tensor, spec: DegradationSpec, generator: torch.Generator |
 def restoration_images(d: Any, split: str, cache: bool = False) -> Any:
     """The images of ``d.dataset`` (a :data:`RESTORATION_DATASETS` name) for ``split`` ``"train"`` or ``"test"``,
     preprocessed with ``d.dataset_transform`` (default: the paper's), as a
-    :class:`~invrestore.data.external.TransformedImages`.
+    :class:`~invrestore.data.images.TransformedImages`.
 
     Raises:
         DatasetNotFoundError: the dataset is missing under ``d.dataset_root`` (or the data root).
     """
-    from invrestore.data.external import image_dataset
+    from invrestore.data.images import image_dataset
     from invrestore.data.registry import resolve_data_root
 
     train_split, test_split, default_transform = RESTORATION_DATASETS[d.dataset]
