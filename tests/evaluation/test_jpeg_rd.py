@@ -269,7 +269,7 @@ def test_cli_refuses_bad_input_with_one_line_and_writes_nothing(
 def test_bicubic_lr_source_trains_and_validates_a_crm(tmp_path: Path) -> None:
     _dataset(tmp_path / "data")
     cfg = load_config(CRMConfig, BICUBIC_PRESET)
-    assert cfg.model.lr_source == "bicubic" and cfg.model.scale == 2 and cfg.jpeg.quality == 90
+    assert cfg.source.lr_source == "bicubic" and cfg.source.scale == 2 and cfg.jpeg.quality == 90
     cfg = replace(
         cfg,
         data=IRNDataConfig(
@@ -304,8 +304,8 @@ def test_bicubic_lr_source_trains_and_validates_a_crm(tmp_path: Path) -> None:
 def test_an_unknown_lr_source_is_refused() -> None:
     cfg = CRMConfig()
     with pytest.raises(ConfigError, match="lr_source"):
-        CRMTask(replace(cfg, model=replace(cfg.model, lr_source="lanczos")))
+        CRMTask(replace(cfg, source=replace(cfg.source, lr_source="lanczos")))
     with pytest.raises(ConfigError, match="only for lr_source: bicubic"):
-        CRMTask(replace(cfg, model=replace(cfg.model, scale=2)))
+        CRMTask(replace(cfg, source=replace(cfg.source, scale=2)))
     with pytest.raises(ConfigError, match="lr_source"):
         crm_loss(CRM(nb=1), None, torch.rand(1, 3, 8, 8), lr_source="lanczos")

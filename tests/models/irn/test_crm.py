@@ -25,7 +25,7 @@ def _irn() -> IRN:
 def test_crm_parameter_count_and_registry() -> None:
     crm = create_model("crm-rrdb8")
     assert isinstance(crm, CRM)
-    assert sum(p.numel() for p in crm.parameters()) == 5_795_843  # specs/irn.md §1.9
+    assert sum(p.numel() for p in crm.parameters()) == 5_795_843  # docs/irn-extensions.md
 
 
 def test_crm_official_key_names_and_init() -> None:
@@ -98,7 +98,7 @@ def test_pipeline_counts_jpeg_bytes_and_restores_shape() -> None:
 
 def test_config_preset_matches_the_official_recipe() -> None:
     cfg = load_config(CRMConfig, CONFIG)
-    assert cfg.family == "irn-crm" and cfg.model.name == "crm-rrdb8" and cfg.model.irn == "irn-x2"
+    assert cfg.family == "irn-crm" and cfg.model.name == "crm-rrdb8" and cfg.source.irn == "irn-x2"
     assert cfg.jpeg.quality == 90 and cfg.jpeg.subsampling == "4:2:0"
     assert cfg.train.steps == 50_000 and cfg.train.batch_size == 16
     assert cfg.train.optim.lr == 2e-4 and cfg.train.optim.weight_decay == 0
@@ -123,7 +123,7 @@ def test_task_training_step_and_validation(tmp_path: Path) -> None:
     cfg = load_config(CRMConfig, CONFIG)
     cfg = replace(
         cfg,
-        model=replace(cfg.model, irn_weights=str(w)),
+        source=replace(cfg.source, irn_weights=str(w)),
         data=IRNDataConfig(train_sets=(), train_folders=(str(folder),), crop_size=16, val_set=None),
     )
     task = CRMTask(cfg)
@@ -143,3 +143,54 @@ def test_bad_quality_is_refused() -> None:
     cfg = CRMConfig()
     with pytest.raises(ConfigError):
         CRMTask(replace(cfg, jpeg=replace(cfg.jpeg, quality=0)))
+
+
+def test_presets_load_through_the_registry_and_the_scale_builds_no_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    from invrestore.models import registry
+    from invrestore.models.irn.crm import CRMTask as Task
+
+    built: list[str] = []
+    real = registry.create_model
+
+    def spy(name: str, *a: object, **kw: object) -> torch.nn.Module:
+        built.append(name)
+        return real(name, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(registry, "create_model", spy)
+    for preset in ("crm_q90.yaml", "crm_bicubic_q90.yaml", "gpu_crm_q90.yaml", "campaign_crm_q90.yaml"):
+        task = registry.load_task(CONFIG.parent / preset)
+        assert isinstance(task, Task) and task.scale == 2 and task.family == "irn-crm"
+    assert built == []  # neither the IRN nor the CRM is built to read the scale
+
+
+def test_old_preset_keys_name_their_new_place(tmp_path: Path) -> None:
+    from invrestore.errors import ConfigError
+    from invrestore.models.registry import load_task
+
+    for key, where in (("model.irn_weights=w", "source.irn_weights"), ("model.init_weights=w", "init_weights")):
+        with pytest.raises(ConfigError, match=where):
+            load_task(CONFIG, [key])
+
+
+def test_bad_values_are_config_errors_when_the_config_is_built() -> None:
+    from invrestore.errors import ConfigError
+    from invrestore.models.irn.crm import CRMJPEGConfig, CRMSourceConfig
+
+    with pytest.raises(ConfigError, match=r"jpeg\.subsampling"):
+        CRMJPEGConfig(subsampling="4:1:1")
+    with pytest.raises(ConfigError, match=r"source\.scale"):
+        CRMSourceConfig(lr_source="bicubic", scale=0)
+    with pytest.raises(ConfigError, match=r"data\.crop_size 15 must be a multiple"):
+        cfg = CRMConfig()
+        from dataclasses import replace
+
+        CRMTask(replace(cfg, data=replace(cfg.data, crop_size=15)))
+    with pytest.raises(ConfigError, match="not an IRN"):
+        CRMTask(CRMConfig(source=CRMSourceConfig(irn="crm-rrdb8")))
+
+
+def test_the_training_step_returns_detached_tensor_metrics() -> None:
+    irn = _irn()
+    crm = CRM(nb=1)
+    _, metrics = crm_loss(crm, irn, torch.rand(1, 3, 16, 16), quality=50)
+    assert all(isinstance(v, torch.Tensor) and v.ndim == 0 and not v.requires_grad for v in metrics.values())
