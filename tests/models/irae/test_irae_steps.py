@@ -101,6 +101,24 @@ def test_training_step_is_pure_and_finite(tmp_path: Path) -> None:
     assert (
         torch.isfinite(l1) and float(l1.detach()) == pytest.approx(float(l2.detach())) and set(m1) == {"loss", "psnr"}
     )
+    # no host sync in the step: detached tensor metrics; the task's step is the same computation
+    assert all(isinstance(v, torch.Tensor) and not v.requires_grad for v in m1.values())
+    l3, _ = task.training_step(model, batch, torch.Generator().manual_seed(1))
+    assert float(l3.detach()) == pytest.approx(float(l1.detach()))
+
+
+def test_model_config_is_the_constructors_arguments_and_bad_values_fail_at_load_time() -> None:
+    import inspect
+
+    from invrestore.models.irae import IRAEModelConfig
+    from invrestore.models.registry import MODELS
+
+    fields = {f.name for f in dataclasses.fields(IRAEModelConfig)} - {"name"}
+    assert fields == set(inspect.signature(IRAE).parameters)
+    assert MODELS["irae"].trainer == "irae" and MODELS["irae"].params == 1_301_504
+    for override in ("model.levels=0", "model.width=0", "loss.reduction=max", "schedule.epochs=0"):
+        with pytest.raises(ConfigError, match=override.split("=")[0].replace(".", r"\.")):
+            merge_config(IRAEConfig, overrides=[override])
 
 
 @pytest.mark.parametrize("task", ["denoise", "inpaint"])

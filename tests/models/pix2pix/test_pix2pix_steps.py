@@ -123,3 +123,39 @@ def test_config_accepts_overrides_and_rejects_unknown_keys() -> None:
     assert cfg.loss.gan_mode == "lsgan" and cfg.generator.depth == 5
     with pytest.raises(ConfigError):
         merge_config(Pix2PixConfig, overrides=["generator.nope=1"])
+
+
+def test_the_config_parts_are_registry_entries_and_their_keyword_arguments() -> None:
+    import dataclasses
+    import inspect
+
+    from invrestore.models.registry import MODELS, build_model
+
+    for part in (GeneratorConfig(), DiscriminatorConfig()):
+        accepted = set(inspect.signature(MODELS[part.name].builder).parameters)
+        assert {f.name for f in dataclasses.fields(part)} <= accepted, part.name
+    assert count_parameters(build_model(GeneratorConfig(depth=5))) == 16_659_075  # = pix2pix-unet-5
+    encdec = build_model(GeneratorConfig(arch="encdec", depth=3, ngf=8))
+    assert type(encdec).__name__ == "EncoderDecoderGenerator"
+
+
+def test_bad_values_are_refused_when_the_config_is_built() -> None:
+    from invrestore.train.config import merge_config
+
+    for override, key in [
+        ("generator.arch=resnet", "generator.arch"),
+        ("generator.norm=group", "generator.norm"),
+        ("loss.gan_mode=wgan", "loss.gan_mode"),
+        ("data.task=deblur", "data.task"),
+        ("crop_size=100", "crop_size"),
+        ("discriminator.norm=layer", "discriminator.norm"),
+    ]:
+        with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+            merge_config(Pix2PixConfig, overrides=[override])
+
+
+def test_step_metrics_are_detached_tensors() -> None:
+    torch.manual_seed(0)
+    _, metrics = training_losses(build_pix2pix(TINY), _toy_batch(), GANLossConfig())
+    assert set(metrics) == {"d_real", "d_fake", "d", "g_gan", "g_l1", "g"}
+    assert all(isinstance(v, torch.Tensor) and v.ndim == 0 and not v.requires_grad for v in metrics.values())

@@ -3,13 +3,20 @@
 Defaults are pix2pix's (``docs/generative.md``): UNet-8 + 70×70 PatchGAN, vanilla GAN, λ_L1 = 100,
 Adam(2e-4, β = (0.5, 0.999)), 100 epochs at constant LR then 100 epochs of linear decay, batch 1, train-mode
 inference. :data:`PAPER_FINAL` is the paper's final model (InfoAccum-15 + UNet-5 + SubPixUpsamp + LSGAN).
+
+The model is a pair, so the config has two model parts, ``generator`` and ``discriminator``. Each is a model config
+in the family contract's sense: its ``name`` (a class attribute: the registry entry it builds, not a YAML key) and
+fields that are exactly that entry's keyword arguments, built by ``build_model(cfg.generator)`` /
+``build_model(cfg.discriminator)``. Every value is checked when the config is built (:class:`ConfigError`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from invrestore.errors import ConfigError
+from invrestore.models.pix2pix.losses import GAN_MODES
 from invrestore.train.config import TrainConfig
 
 __all__ = [
@@ -24,9 +31,19 @@ __all__ = [
 ]
 
 
+NORMS = ("batch", "instance")
+ARCHS = ("unet", "encdec")
+
+
+def _norm(key: str, norm: str) -> None:
+    if norm not in NORMS:
+        raise ConfigError(f"{key} must be one of {NORMS}, got {norm!r}")
+
+
 @dataclass(frozen=True)
 class GeneratorConfig:
-    """Generator architecture; field names are the keyword arguments of
+    """Generator architecture: the keyword arguments of the registry entry ``pix2pix-generator``
+    (:func:`~invrestore.models.pix2pix.model.pix2pix_generator`), which builds
     :class:`~invrestore.models.pix2pix.model.UNetGenerator` (``arch="unet"``) or
     :class:`~invrestore.models.pix2pix.model.EncoderDecoderGenerator` (``arch="encdec"``; it ignores ``dropout``,
     ``icnr`` and ``info_accum_positions``).
@@ -58,15 +75,48 @@ class GeneratorConfig:
     info_accum_growth: int = 4
     info_accum_positions: tuple[int, ...] = (1,)
 
+    #: the registry entry this config builds (``build_model(cfg.generator)``)
+    name: ClassVar[str] = "pix2pix-generator"
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ConfigError(f"generator.arch must be one of {ARCHS}, got {self.arch!r}")
+        _norm("generator.norm", self.norm)
+        for key in ("depth", "in_channels", "out_channels", "ngf", "info_accum_growth"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"generator.{key} must be >= 1, got {getattr(self, key)}")
+        if self.max_channels is not None and self.max_channels < 1:
+            raise ConfigError(f"generator.max_channels must be >= 1 or null (8·ngf), got {self.max_channels}")
+        if self.info_accum_layers < 0:
+            raise ConfigError(f"generator.info_accum_layers must be >= 0 (0 = none), got {self.info_accum_layers}")
+        if self.info_accum_layers and any(q < 1 or q > self.depth for q in self.info_accum_positions):
+            raise ConfigError(
+                f"generator.info_accum_positions must lie in 1..{self.depth} (generator.depth), "
+                f"got {list(self.info_accum_positions)}"
+            )
+
 
 @dataclass(frozen=True)
 class DiscriminatorConfig:
-    """PatchGAN: ``n_layers=3`` is the 70×70 ``basic`` discriminator; ``in_channels`` = condition + image."""
+    """PatchGAN: ``n_layers=3`` is the 70×70 ``basic`` discriminator; ``in_channels`` = condition + image. The
+    fields are keyword arguments of the registry entry ``pix2pix-patchgan``
+    (:class:`~invrestore.models.pix2pix.model.PatchDiscriminator`)."""
 
     in_channels: int = 6
     ndf: int = 64
     n_layers: int = 3
     norm: str = "batch"
+
+    #: the registry entry this config builds (``build_model(cfg.discriminator)``)
+    name: ClassVar[str] = "pix2pix-patchgan"
+
+    def __post_init__(self) -> None:
+        _norm("discriminator.norm", self.norm)
+        if self.in_channels < 2 or self.ndf < 1 or self.n_layers < 0:
+            raise ConfigError(
+                "discriminator.in_channels must be >= 2 (condition + image), ndf >= 1 and n_layers >= 0, got "
+                f"{self.in_channels}, {self.ndf}, {self.n_layers}"
+            )
 
 
 @dataclass(frozen=True)
@@ -77,6 +127,12 @@ class GANLossConfig:
 
     gan_mode: str = "vanilla"
     lambda_l1: float = 100.0
+
+    def __post_init__(self) -> None:
+        if self.gan_mode not in GAN_MODES:
+            raise ConfigError(f"loss.gan_mode must be one of {GAN_MODES}, got {self.gan_mode!r}")
+        if self.lambda_l1 < 0:
+            raise ConfigError(f"loss.lambda_l1 must be >= 0, got {self.lambda_l1}")
 
 
 @dataclass(frozen=True)
@@ -91,9 +147,20 @@ class Pix2PixOptimConfig:
     n_epochs_decay: int = 100
     epoch_count: int = 1
 
+    def __post_init__(self) -> None:
+        if self.lr <= 0:
+            raise ConfigError(f"optim.lr must be > 0, got {self.lr}")
+        if self.n_epochs < 0 or self.n_epochs_decay < 0 or self.epoch_count < 1:
+            raise ConfigError(
+                "optim.n_epochs and optim.n_epochs_decay must be >= 0 and optim.epoch_count >= 1, got "
+                f"{self.n_epochs}, {self.n_epochs_decay}, {self.epoch_count}"
+            )
+
 
 #: Real paired datasets (``docs/generative.md`` Table IV) for ``data.paired``, plus ``"folders"``.
 PAIRED_SETS = ("sidd", "reside", "rain800", "rain1200", "raincityscapes", "outdoorrain", "folders")
+#: Synthetic degradations made on the fly from clean images (``data.task``).
+SYNTHETIC_TASKS = ("derain", "dehaze", "denoise")
 
 
 @dataclass(frozen=True)
@@ -141,6 +208,10 @@ class Pix2PixDataConfig:
     split_seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.task not in SYNTHETIC_TASKS:
+            raise ConfigError(f"data.task must be one of {SYNTHETIC_TASKS}, got {self.task!r}")
+        if self.sigma < 0 or self.val_limit < 0:
+            raise ConfigError(f"data.sigma and data.val_limit must be >= 0, got {self.sigma}, {self.val_limit}")
         if self.paired is None:
             return
         if self.paired not in PAIRED_SETS:
@@ -177,6 +248,14 @@ class Pix2PixConfig:
     eval_mode: bool = False
     data: Pix2PixDataConfig = field(default_factory=Pix2PixDataConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=200_000, batch_size=1, seed=0))
+
+    def __post_init__(self) -> None:
+        depth, n = self.generator.depth, self.discriminator.n_layers
+        if self.crop_size % 2**depth or self.crop_size < 3 * 2**n:
+            raise ConfigError(
+                f"crop_size {self.crop_size} must be a multiple of 2^{depth} (generator.depth) and at least "
+                f"{3 * 2**n} (the PatchGAN with discriminator.n_layers={n} stride-2 layers)"
+            )
 
 
 #: The paper's final model: InfoAccum-15 (growth 4/path) + UNet-5 + SubPixUpsamp, LSGAN, λ_L1 = 100.

@@ -43,16 +43,16 @@ def gan_loss(logits: Tensor, target_is_real: bool, mode: str = "vanilla") -> Ten
 
 def discriminator_loss(
     discriminator: nn.Module, cond: Tensor, x: Tensor, x_hat: Tensor, mode: str = "vanilla"
-) -> tuple[Tensor, dict[str, float]]:
+) -> tuple[Tensor, dict[str, Tensor]]:
     """``L_D = ½[ℓ(D(c,x),1) + ℓ(D(c,x̂),0)]``; ``x_hat`` is detached here (no gradient reaches G).
 
     Returns:
-        ``(loss, {"d_real", "d_fake", "d"})``.
+        ``(loss, {"d_real", "d_fake", "d"})``, the metrics as detached tensors (no host sync).
     """
     real = gan_loss(discriminator(cond, x), True, mode)
     fake = gan_loss(discriminator(cond, x_hat.detach()), False, mode)
     loss = 0.5 * (real + fake)
-    return loss, {"d_real": float(real.detach()), "d_fake": float(fake.detach()), "d": float(loss.detach())}
+    return loss, {"d_real": real.detach(), "d_fake": fake.detach(), "d": loss.detach()}
 
 
 def generator_loss(
@@ -62,7 +62,7 @@ def generator_loss(
     x_hat: Tensor,
     mode: str = "vanilla",
     lambda_l1: float = 100.0,
-) -> tuple[Tensor, dict[str, float]]:
+) -> tuple[Tensor, dict[str, Tensor]]:
     """``L_G = ℓ(D(c,x̂),1) + λ·mean|x − x̂|``, evaluated with D's parameters *frozen*.
 
     D runs through :func:`torch.func.functional_call` with detached parameters, so the loss sends gradients only
@@ -70,7 +70,7 @@ def generator_loss(
     touching D. D's BatchNorm running statistics are still updated (D is in train mode in pix2pix's G step too).
 
     Returns:
-        ``(loss, {"g_gan", "g_l1", "g"})``.
+        ``(loss, {"g_gan", "g_l1", "g"})``, the metrics as detached tensors.
     """
     frozen = {name: p.detach() for name, p in discriminator.named_parameters()}
     frozen.update(dict(discriminator.named_buffers()))
@@ -78,4 +78,4 @@ def generator_loss(
     adv = gan_loss(logits, True, mode)
     l1 = F.l1_loss(x_hat, x)
     loss = adv + lambda_l1 * l1
-    return loss, {"g_gan": float(adv.detach()), "g_l1": float(l1.detach()), "g": float(loss.detach())}
+    return loss, {"g_gan": adv.detach(), "g_l1": l1.detach(), "g": loss.detach()}

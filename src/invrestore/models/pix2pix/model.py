@@ -2,7 +2,7 @@
 
 Papers: Isola et al., "Image-to-Image Translation with Conditional Adversarial Networks", CVPR 2017 (pix2pix);
 "Rethinking Generative Methods for Image Restoration in Physics-based Vision" (UNet-N, InfoAccum-L, SubPixUpsamp,
-LSGAN). Team spec: ``docs/generative.md``. Reference code (read, not copied): junyanz's
+LSGAN). Documentation: ``docs/generative.md``. Reference code (read, not copied): junyanz's
 ``pytorch-CycleGAN-and-pix2pix`` ``models/networks.py``.
 
 .. code-block:: none
@@ -21,6 +21,7 @@ LSGAN). Team spec: ``docs/generative.md``. Reference code (read, not copied): ju
 The generators work on images in [−1, 1] (``input_range``); :func:`restore` maps [0, 1] images in and out, pads
 them to a multiple of ``2^N`` and crops the result back. Module attribute names follow the reference code
 (``model.model.1.model.3...``) so that pix2pix ``unet_256``/``basic`` state dicts load into the plain configurations.
+The registry entries (``pix2pix-unet-N``, ``pix2pix-patchgan``, ...) are in :mod:`invrestore.models.pix2pix.zoo`.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from torch import Tensor, nn
 
 from invrestore.errors import ConfigError
 from invrestore.imageops import pad_to_multiple
-from invrestore.models.registry import register_model
 
 __all__ = [
     "EncoderDecoderGenerator",
@@ -49,6 +49,7 @@ __all__ = [
     "init_pix2pix_",
     "level_channels",
     "pad_to_multiple",
+    "pix2pix_generator",
     "pix2pix_test_mode",
     "restore",
 ]
@@ -413,6 +414,48 @@ class EncoderDecoderGenerator(nn.Module):
         return out
 
 
+def pix2pix_generator(
+    arch: str = "unet",
+    depth: int = 8,
+    in_channels: int = 3,
+    out_channels: int = 3,
+    ngf: int = 64,
+    max_channels: int | None = None,
+    norm: str = "batch",
+    dropout: bool = True,
+    subpix_top: bool = False,
+    icnr: bool = False,
+    info_accum_layers: int = 0,
+    info_accum_growth: int = 4,
+    info_accum_positions: Sequence[int] = (1,),
+    init_gain: float = 0.02,
+) -> nn.Module:
+    """The generator of a training config (``generator:`` in a pix2pix preset): UNet-N (``arch="unet"``) or
+    En/Decoder-N (``arch="encdec"``), the other arguments passed on; En/Decoder-N has no dropout, no ICNR and its
+    InfoAccum sits before the generator, so ``dropout``, ``icnr`` and ``info_accum_positions`` only shape UNet-N.
+
+    Raises:
+        ConfigError: an unknown ``arch``.
+    """
+    common: dict[str, Any] = {
+        "depth": depth,
+        "in_channels": in_channels,
+        "out_channels": out_channels,
+        "ngf": ngf,
+        "max_channels": max_channels,
+        "norm": norm,
+        "subpix_top": subpix_top,
+        "info_accum_layers": info_accum_layers,
+        "info_accum_growth": info_accum_growth,
+        "init_gain": init_gain,
+    }
+    if arch == "unet":
+        return UNetGenerator(**common, dropout=dropout, icnr=icnr, info_accum_positions=info_accum_positions)
+    if arch == "encdec":
+        return EncoderDecoderGenerator(**common)
+    raise ConfigError(f"generator.arch must be 'unet' or 'encdec', not {arch!r}")
+
+
 # -- discriminator ------------------------------------------------------------------------------------------------
 class PatchDiscriminator(nn.Module):
     """pix2pix ``basic`` PatchGAN (70×70 receptive field for ``n_layers=3``), conditional on the degraded input.
@@ -534,78 +577,3 @@ def restore(
 def count_parameters(module: nn.Module) -> int:
     """Number of parameters (all of them trainable here)."""
     return sum(p.numel() for p in module.parameters())
-
-
-# -- registry -----------------------------------------------------------------------------------------------------
-_UNET_COUNTS = {1: 6_147, 2: 271_491, 3: 1_451_651, 4: 6_171_267, 5: 16_659_075, 6: 29_244_035, 7: 41_828_995}
-_ENCDEC_COUNTS = {
-    1: 3_587,
-    2: 151_427,
-    3: 742_019,
-    4: 3_102_851,
-    5: 7_823_491,
-    6: 12_544_131,
-    7: 17_264_771,
-    8: 21_985_411,
-}
-
-
-def _register_depth(depth: int) -> None:
-    unet_desc = (
-        "pix2pix unet_256 = UNet-8 (54,413,955 parameters)"
-        if depth == 8
-        else f"pix2pix UNet-{depth} generator ({_UNET_COUNTS[depth]:,} parameters)"
-    )
-
-    @register_model(f"pix2pix-unet-{depth}", "pix2pix", unet_desc)
-    def _unet(**kw: Any) -> UNetGenerator:
-        return UNetGenerator(**{"depth": depth, **kw})
-
-    @register_model(
-        f"pix2pix-encdec-{depth}",
-        "pix2pix",
-        f"En/Decoder-{depth} generator, no skips ({_ENCDEC_COUNTS[depth]:,} parameters)",
-    )
-    def _encdec(**kw: Any) -> EncoderDecoderGenerator:
-        return EncoderDecoderGenerator(**{"depth": depth, **kw})
-
-
-for _n in range(1, 9):
-    _register_depth(_n)
-
-
-@register_model("pix2pix-unet-5-subpix", "pix2pix", "UNet-5 + SubPixUpsamp top layer (16,666,764 parameters)")
-def pix2pix_unet5_subpix(**kw: Any) -> UNetGenerator:
-    return UNetGenerator(**{"depth": 5, "subpix_top": True, **kw})
-
-
-@register_model("pix2pix-unet-5-ia15", "pix2pix", "InfoAccum-15 + UNet-5 (16,992,345 parameters)")
-def pix2pix_unet5_ia15(**kw: Any) -> UNetGenerator:
-    return UNetGenerator(**{"depth": 5, "info_accum_layers": 15, **kw})
-
-
-@register_model(
-    "pix2pix-unet-5-ia15-subpix", "pix2pix", "InfoAccum-15 + UNet-5 + SubPixUpsamp, the paper's final G (17,000,034)"
-)
-def pix2pix_unet5_ia15_subpix(**kw: Any) -> UNetGenerator:
-    return UNetGenerator(**{"depth": 5, "info_accum_layers": 15, "subpix_top": True, **kw})
-
-
-@register_model("pix2pix-patchgan", "pix2pix", "PatchGAN 70×70 conditional discriminator, 6-ch input (2,768,705)")
-def pix2pix_patchgan(**kw: Any) -> PatchDiscriminator:
-    return PatchDiscriminator(**kw)
-
-
-@register_model(
-    "pix2pix-derain",
-    "pix2pix",
-    "the paper's final G (InfoAccum-15 + UNet-5 + SubPixUpsamp) at ngf 16, trained here for synthetic deraining "
-    "with LSGAN (CPU budget; 1,240,578 parameters)",
-    pretrained="pix2pix-derain.safetensors",
-    task="derain",
-)
-def pix2pix_derain(**kw: Any) -> UNetGenerator:
-    """``pix2pix-unet-5-ia15-subpix`` at ngf 16 with shipped synthetic-deraining weights (see
-    ``weights/pix2pix-derain.md``); :func:`~invrestore.cli.restore.load_restoration_model` runs it with pix2pix's
-    train-mode inference, as in its training run's validation."""
-    return UNetGenerator(**{"depth": 5, "ngf": 16, "info_accum_layers": 15, "subpix_top": True, **kw})

@@ -22,15 +22,15 @@ import torch
 from torch import Tensor, nn
 from torch.optim.lr_scheduler import LambdaLR
 
-from invrestore.errors import ConfigError
-from invrestore.models.pix2pix.config import GANLossConfig, GeneratorConfig, Pix2PixConfig, Pix2PixOptimConfig
+from invrestore.models.pix2pix.config import GANLossConfig, Pix2PixConfig, Pix2PixOptimConfig
 from invrestore.models.pix2pix.losses import discriminator_loss, generator_loss
-from invrestore.models.pix2pix.model import EncoderDecoderGenerator, PatchDiscriminator, Pix2Pix, UNetGenerator
+from invrestore.models.pix2pix.model import Pix2Pix
+from invrestore.models.registry import build_model, register_task
 from invrestore.train.config import OptimConfig
+from invrestore.train.task import BaseTask, unwrap
 
 __all__ = [
     "Pix2PixTask",
-    "build_generator",
     "build_pix2pix",
     "linear_decay_factor",
     "make_optimizers",
@@ -46,39 +46,15 @@ def to_model_range(x: Tensor) -> Tensor:
     return x * 2.0 - 1.0
 
 
-def build_generator(cfg: GeneratorConfig) -> nn.Module:
-    """The generator a :class:`GeneratorConfig` describes."""
-    common: dict[str, Any] = {
-        "depth": cfg.depth,
-        "in_channels": cfg.in_channels,
-        "out_channels": cfg.out_channels,
-        "ngf": cfg.ngf,
-        "max_channels": cfg.max_channels,
-        "norm": cfg.norm,
-        "subpix_top": cfg.subpix_top,
-        "info_accum_layers": cfg.info_accum_layers,
-        "info_accum_growth": cfg.info_accum_growth,
-    }
-    if cfg.arch == "unet":
-        return UNetGenerator(
-            **common, dropout=cfg.dropout, icnr=cfg.icnr, info_accum_positions=cfg.info_accum_positions
-        )
-    if cfg.arch == "encdec":
-        return EncoderDecoderGenerator(**common)
-    raise ConfigError(f"generator.arch must be 'unet' or 'encdec', not {cfg.arch!r}")
-
-
 def build_pix2pix(cfg: Pix2PixConfig) -> Pix2Pix:
-    """Generator + PatchGAN discriminator, both with pix2pix initialisation."""
-    d = cfg.discriminator
-    return Pix2Pix(
-        build_generator(cfg.generator),
-        PatchDiscriminator(in_channels=d.in_channels, ndf=d.ndf, n_layers=d.n_layers, norm=d.norm),
-    )
+    """Generator + PatchGAN discriminator from the config's two model parts, through the registry
+    (``build_model(cfg.generator)``, ``build_model(cfg.discriminator)``), both with pix2pix initialisation."""
+    return Pix2Pix(build_model(cfg.generator), build_model(cfg.discriminator))
 
 
-def _unwrap(model: nn.Module) -> Pix2Pix:
-    inner = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+def _pix2pix(model: nn.Module) -> Pix2Pix:
+    """The :class:`Pix2Pix` pair inside DDP/compile wrappers."""
+    inner = unwrap(model)
     if not isinstance(inner, Pix2Pix):
         raise TypeError(f"expected a Pix2Pix model, got {type(inner).__name__}")
     return inner
@@ -86,8 +62,9 @@ def _unwrap(model: nn.Module) -> Pix2Pix:
 
 def training_losses(
     model: nn.Module, batch: dict[str, Tensor], cfg: GANLossConfig
-) -> tuple[dict[str, Tensor], dict[str, float]]:
-    """One pix2pix step's named losses from a single G forward. Pure: no optimiser, no device moves, no logging.
+) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """One pix2pix step's named losses from a single G forward. Pure: no optimiser, no device moves, no logging,
+    no host sync (the metrics are detached tensors).
 
     ``batch["x_lq"]`` (condition) and ``batch["x"]`` (target) are ``(B,C,H,W)`` in [0, 1] with sides multiples of
     ``2^N``; both are mapped to [−1, 1] here.
@@ -95,7 +72,7 @@ def training_losses(
     Returns:
         ``({"g": L_G, "d": L_D}, metrics)``; ``"d"`` has gradients only in D, ``"g"`` only in G (see module doc).
     """
-    p2p = _unwrap(model)
+    p2p = _pix2pix(model)
     cond, x = to_model_range(batch["x_lq"]), to_model_range(batch["x"])
     x_hat = p2p.generator(cond)
     d_loss, d_metrics = discriminator_loss(p2p.discriminator, cond, x, x_hat, cfg.gan_mode)
@@ -105,7 +82,7 @@ def training_losses(
 
 def make_optimizers(model: nn.Module, cfg: Pix2PixOptimConfig) -> dict[str, torch.optim.Optimizer]:
     """``{"g": Adam(G), "d": Adam(D)}`` with pix2pix's lr 2e-4, β = (0.5, 0.999), no weight decay."""
-    groups = _unwrap(model).param_groups()
+    groups = _pix2pix(model).param_groups()
     return {
         name: torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
         for name, params in groups.items()
@@ -144,7 +121,7 @@ def train_iteration(
     Returns:
         the metrics of both losses (``d_real``, ``d_fake``, ``d``, ``g_gan``, ``g_l1``, ``g``).
     """
-    p2p = _unwrap(model)
+    p2p = _pix2pix(model)
     cond, x = to_model_range(batch["x_lq"]), to_model_range(batch["x"])
     x_hat = p2p.generator(cond)
     optimizers["d"].zero_grad(set_to_none=True)
@@ -155,42 +132,33 @@ def train_iteration(
     g_loss, g_metrics = generator_loss(p2p.discriminator, cond, x, x_hat, cfg.gan_mode, cfg.lambda_l1)
     g_loss.backward()
     optimizers["g"].step()
-    return {**d_metrics, **g_metrics}
+    return {k: float(v) for k, v in {**d_metrics, **g_metrics}.items()}
 
 
-class Pix2PixTask:
+@register_task("pix2pix", Pix2PixConfig)
+class Pix2PixTask(BaseTask[Pix2PixConfig]):
     """Trains a pix2pix-family model through :func:`invrestore.train.loop.fit` with two named optimisers.
 
     The loop back-propagates ``L_G + L_D`` once: each loss only reaches its own network (see
     :func:`training_losses`), so this is a simultaneous D/G update from one generator pass (pix2pix itself updates D
     first and then G against the updated D; :func:`train_iteration` keeps that order for reference). Both optimisers
     use Adam(lr, β = (0.5, 0.999)), no weight decay, no clipping, constant then linear decay to 0 over the last
-    ``n_epochs_decay / (n_epochs + n_epochs_decay)`` of ``train.steps``.
+    ``n_epochs_decay / (n_epochs + n_epochs_decay)`` of ``train.steps``. The run is named after its generator
+    (``pix2pix-unet-5``).
     """
 
     best_metric = "psnr"
     sync_gradients = "allreduce"  # the step calls G and D directly: the loop all-reduces gradients, no DDP wrapper
 
     def __init__(self, cfg: Pix2PixConfig) -> None:
-        self.cfg = cfg
-        self.train = cfg.train
-        g = cfg.generator
-        self.name = f"pix2pix-{g.arch}-{g.depth}"
-        n = cfg.discriminator.n_layers
-        if cfg.crop_size % 2**g.depth or cfg.crop_size < 3 * 2**n:
-            raise ConfigError(
-                f"crop_size {cfg.crop_size} must be a multiple of 2^{g.depth} (generator depth) and at least "
-                f"{3 * 2**n} (the PatchGAN with {n} stride-2 layers)"
-            )
-
-    def config(self) -> Any:
-        return self.cfg
+        super().__init__(cfg)
+        self.name = f"pix2pix-{cfg.generator.arch}-{cfg.generator.depth}"
 
     def build_model(self) -> nn.Module:
         return build_pix2pix(self.cfg)
 
     def param_groups(self, model: nn.Module) -> dict[str, list[nn.Parameter]]:
-        return {k: list(v) for k, v in _unwrap(model).param_groups().items()}
+        return {k: list(v) for k, v in _pix2pix(model).param_groups().items()}
 
     def optim_configs(self) -> dict[str, OptimConfig]:
         o = self.cfg.optim
@@ -215,12 +183,10 @@ class Pix2PixTask:
             from invrestore.degradations.haze import Haze
 
             return Haze()
-        if d.task == "denoise":
-            from invrestore.degradations.noise import GaussianNoise
+        from invrestore.degradations.noise import GaussianNoise  # data.task == "denoise" (checked by the config)
 
-            noise = GaussianNoise(d.sigma)
-            return lambda x, g: noise(x, g).clamp(0, 1)
-        raise ConfigError(f"data.task must be derain, dehaze or denoise, not {d.task!r}")
+        noise = GaussianNoise(d.sigma)
+        return lambda x, g: noise(x, g).clamp(0, 1)
 
     def paired_split(self, split: str, train: bool) -> Any:
         """The real paired dataset of ``data.paired`` for ``split`` (``None`` for ``folders`` without validation
@@ -257,7 +223,7 @@ class Pix2PixTask:
 
     def training_step(
         self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
-    ) -> tuple[dict[str, Tensor], dict[str, float]]:
+    ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         return training_losses(model, batch, self.cfg.loss)
 
     def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
@@ -277,7 +243,7 @@ class Pix2PixTask:
         for i in range(len(images)):
             x = images.load(i).to(device)
             x_lq = degrade(x, torch.Generator(device=device).manual_seed(i))
-            x_hat = restore(_unwrap(model).generator, x_lq, eval_mode=self.cfg.eval_mode).clamp(0, 1)
+            x_hat = restore(_pix2pix(model).generator, x_lq, eval_mode=self.cfg.eval_mode).clamp(0, 1)
             p.append(float(psnr(x_hat, x)))
             s.append(float(ssim(x_hat, x)))
             p_in.append(float(psnr(x_lq.clamp(0, 1), x)))
@@ -296,7 +262,7 @@ class Pix2PixTask:
         for i in range(n):
             item = ds[i]
             x, x_lq = item["x"].to(device), item["x_lq"].to(device)
-            x_hat = restore(_unwrap(model).generator, x_lq, eval_mode=self.cfg.eval_mode).clamp(0, 1)
+            x_hat = restore(_pix2pix(model).generator, x_lq, eval_mode=self.cfg.eval_mode).clamp(0, 1)
             p.append(float(psnr(x_hat, x)))
             s.append(float(ssim(x_hat, x)))
             p_in.append(float(psnr(x_lq.clamp(0, 1), x)))
