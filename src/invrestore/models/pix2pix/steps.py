@@ -1,6 +1,7 @@
 """pix2pix training step (pure), its optimisers and LR schedule, and a reference two-optimiser iteration.
 
-What the generic loop (``train/loop.py``, single optimiser today) needs for this family:
+What this family needs from the generic loop (``train/loop.py``), which :class:`Pix2PixTask` declares through its
+``param_groups``/``optim_configs`` hooks:
 
 1. Two optimisers named ``"g"`` and ``"d"`` over :meth:`Pix2Pix.param_groups` (:func:`make_optimizers`), each
    with its own scheduler (:func:`make_schedulers`; the policy is per *epoch*: call ``step()`` once per epoch,
