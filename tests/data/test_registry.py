@@ -72,3 +72,52 @@ def test_common_sr_layout_is_found(tmp_path: Path) -> None:
     for i in range(5):
         Image.new("RGB", (4, 4)).save(tmp_path / "benchmark" / "Set5" / "HR" / f"{i}.png")
     assert len(resolve_dataset("Set5", tmp_path, strict=True).files) == 5
+
+
+def test_one_table_holds_every_dataset_and_one_lookup_finds_each_by_name_or_alias() -> None:
+    from invrestore.data import CelebA, ImageSet, PairedSet, Rain1200, get_dataset_info
+
+    for info in DATASETS.values():
+        for name in (info.name, *info.aliases):
+            assert get_dataset_info(name.upper()) is info
+        if isinstance(info, (ImageSet, PairedSet)):
+            assert info.url.startswith("https://") and info.splits, info.name
+    assert get_dataset_info("celeba") is CelebA and get_dataset_info("did-mdn", PairedSet) is Rain1200
+    kinds = {type(d).__name__ for d in DATASETS.values()}
+    assert kinds == {"DatasetInfo", "ImageSet", "PairedSet"}
+
+
+def test_unknown_names_raise_one_error_listing_the_known_names_of_that_kind(tmp_path: Path) -> None:
+    from invrestore.data import ImageSet, UnknownDatasetError, get_dataset_info, image_dataset, paired_dataset
+    from invrestore.errors import ConfigError
+
+    with pytest.raises(UnknownDatasetError, match="known image datasets: CelebA, Flowers-102") as e:
+        get_dataset_info("Set5", ImageSet)
+    assert isinstance(e.value, ConfigError) and isinstance(e.value, DatasetNotFoundError)
+    with pytest.raises(UnknownDatasetError, match="known paired datasets: SIDD, RESIDE"):
+        paired_dataset("celeba", tmp_path)
+    with pytest.raises(UnknownDatasetError, match="unknown image dataset 'rain800'"):
+        image_dataset("rain800", tmp_path)
+
+
+def test_split_datasets_say_how_to_load_them_instead_of_listing_files(tmp_path: Path) -> None:
+    from invrestore.data import locate_dataset, training_files
+
+    with pytest.raises(DatasetNotFoundError, match=r"Rain800 comes in splits \(train, test\).*paired_dataset"):
+        resolve_dataset("rain800", tmp_path)
+    with pytest.raises(DatasetNotFoundError, match=r"Flowers-102 comes in splits.*data\.dataset"):
+        training_files(["flowers"], root=tmp_path)
+    (tmp_path / "rain800" / "test_syn").mkdir(parents=True)
+    (tmp_path / "rain800" / "training").mkdir()
+    assert locate_dataset("Rain800", tmp_path) == tmp_path / "rain800"
+    with pytest.raises(DatasetNotFoundError, match="RESIDE ITS: expected hazy/"):
+        locate_dataset("RESIDE", tmp_path)
+
+
+def test_a_second_entry_cannot_take_a_registered_name() -> None:
+    from invrestore.data import DatasetInfo, register_dataset
+    from invrestore.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="b100"):
+        register_dataset(DatasetInfo("Other", description="x", candidates=("o",), expected=1, aliases=("B100",)))
+    assert "other" not in DATASETS

@@ -134,11 +134,7 @@ Needs = tuple[tuple[str, ...], ...]
 Listing = Callable[[list[Path], str], ImageListing]
 
 
-def _no_listing(found: list[Path], split: str) -> ImageListing:
-    raise NotImplementedError  # every ImageSet entry declares its listing
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ImageSet(DatasetInfo):
     """An image dataset with official splits (see the module docstring); calling it loads a split.
 
@@ -150,9 +146,9 @@ class ImageSet(DatasetInfo):
         transform: the default preprocessing, a name of :data:`~invrestore.data.transforms.TRANSFORMS`.
     """
 
+    listing: Listing
+    needs: Needs | Mapping[str, Needs]
     search: tuple[str, ...] = ("",)
-    needs: Needs | Mapping[str, Needs] = ()
-    listing: Listing = _no_listing
     transform: str | None = None
 
     category = "image"

@@ -314,7 +314,7 @@ class MatBlocks:
         return ArrayPairs(deg, clean, names, **options)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PairedSet(DatasetInfo):
     """A paired dataset with official splits (see the module docstring); calling it loads a split.
 
@@ -323,7 +323,7 @@ class PairedSet(DatasetInfo):
         defaults: default loader options (e.g. ``degraded_half`` of side-by-side sets, ``size_mismatch``).
     """
 
-    layouts: Mapping[str, Layout] = field(default_factory=dict)
+    layouts: Mapping[str, Layout]
     defaults: Mapping[str, Any] = field(default_factory=dict)
 
     category = "paired"
