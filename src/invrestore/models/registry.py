@@ -301,8 +301,9 @@ def load_task(config: str | Path, overrides: tuple[str, ...] | list[str] = ()) -
 
 
 def check_model_config(cfg: Any) -> None:
-    """Check ``cfg.model`` (when the config has one) against the registry: a registered name whose builder
-    accepts every model field. Raises :class:`ConfigError`."""
+    """Check ``cfg.model`` (when the config has one) against the registry: a registered name, trained by the
+    config's family (the entry's ``trainer``, when it declares one), whose builder accepts every model field.
+    Raises :class:`ConfigError`."""
     model_cfg = getattr(cfg, "model", None)
     name = getattr(model_cfg, "name", None)
     if model_cfg is None or not isinstance(name, str):
@@ -310,6 +311,14 @@ def check_model_config(cfg: Any) -> None:
     _ensure_loaded()
     if name not in MODELS:
         raise ConfigError(f"model.name={name!r} is not a registered model; see `invrestore models`")
+    family = getattr(cfg, "family", None)
+    trainer = MODELS[name].trainer
+    if trainer is not None and isinstance(family, str) and trainer != family:
+        ours = [n for n, e in MODELS.items() if e.trainer == family]
+        raise ConfigError(
+            f"model.name={name!r} is trained by family {trainer!r}, not {family!r} (set family: {trainer})"
+            + (f"; family {family!r} trains: {', '.join(ours)}" if ours else "")
+        )
     if dataclasses.is_dataclass(model_cfg):
         kwargs = {f.name: None for f in dataclasses.fields(model_cfg) if f.name != "name"}
         entry = MODELS[name]

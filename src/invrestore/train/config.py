@@ -3,10 +3,16 @@
 Unknown keys raise :class:`~invrestore.errors.ConfigError`, nothing mutates a config, and every run saves its resolved
 config beside its checkpoints. ``--set key=value`` overrides use OmegaConf's dotlist syntax
 (``train.optim.lr=1e-4``, ``data.crop_size=96``).
+
+A config class may declare the keys older presets used and where they went, as a class attribute
+``moved_keys: ClassVar[Mapping[str, str]] = {"model.init_weights": "it is a top-level key now: init_weights"}``; a
+preset or override that still uses one is a :class:`~invrestore.errors.ConfigError` saying so, instead of OmegaConf's
+"key not in" message.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -99,6 +105,7 @@ def merge_config(schema: type[T], *sources: Any, overrides: list[str] | tuple[st
         for o in overrides:
             if "=" not in o:
                 raise ConfigError(f"override '{o}' is not of the form key=value")
+        _check_moved(schema, parts, overrides)
         merged = OmegaConf.merge(base, *parts, OmegaConf.from_dotlist(list(overrides)))
         obj = OmegaConf.to_object(merged)
     except OmegaConfBaseException as e:
@@ -107,6 +114,26 @@ def merge_config(schema: type[T], *sources: Any, overrides: list[str] | tuple[st
         raise ConfigError(f"invalid config: {msg}" + (f" (key '{full_key}')" if full_key else "")) from e
     assert isinstance(obj, schema)
     return obj
+
+
+def _dotted_keys(node: Any, prefix: str = "") -> Iterator[str]:
+    if OmegaConf.is_dict(node):
+        for k in node:  # type: ignore[union-attr]
+            key = f"{prefix}{k}"
+            yield key
+            yield from _dotted_keys(node._get_node(k), key + ".")  # type: ignore[union-attr]
+
+
+def _check_moved(schema: type, parts: list[Any], overrides: list[str] | tuple[str, ...]) -> None:
+    """Raise :class:`ConfigError` for a key that ``schema.moved_keys`` lists (see the module docstring)."""
+    moved: Mapping[str, str] = getattr(schema, "moved_keys", {})
+    if not moved:
+        return
+    used = [k for p in parts for k in _dotted_keys(p)]
+    used += [o.split("=", 1)[0].strip().lstrip("+~") for o in overrides]
+    for key in used:
+        if key in moved:
+            raise ConfigError(f"config key '{key}' is from an older preset: {moved[key]}")
 
 
 def load_config(schema: type[T], path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> T:

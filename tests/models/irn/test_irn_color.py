@@ -85,7 +85,7 @@ def test_decolorizing_a_grayscale_image_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_irn_color_trains_with_the_luma_guide_and_z_zero(data_root: Path, tmp_path: Path) -> None:
-    from invrestore.cli.train import load_task
+    from invrestore.models.registry import load_task
     from invrestore.train import fit
 
     cfg = Path(__file__).resolve().parents[3] / "configs" / "irn" / "color.yaml"

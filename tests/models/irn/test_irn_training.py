@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 from invrestore.models.irn.config import IRNConfig, IRNDataConfig, IRNLossConfig, IRNModelConfig
@@ -51,3 +52,41 @@ def test_a_resumed_irn_run_repeats_the_uninterrupted_losses_exactly(data_root: P
     fit(IRNTask(cfg), tmp_path / "b", progress=False)
     assert len(_losses(tmp_path / "a")) == 4
     assert _losses(tmp_path / "a") == _losses(tmp_path / "b")
+
+
+def test_the_training_step_returns_detached_tensor_metrics_without_a_host_sync() -> None:
+    torch.manual_seed(0)
+    task = IRNTask(IRNConfig(model=IRNModelConfig(name="irn-x2"), data=IRNDataConfig(val_set=None)))
+    batch = {"x": torch.rand(2, 3, 16, 16), "x_lq": torch.rand(2, 3, 8, 8)}
+    loss, metrics = task.training_step(task.build_model(), batch, torch.Generator().manual_seed(0))
+    assert loss.requires_grad
+    assert set(metrics) == {"loss", "l_guide", "l_rec", "l_ce"}
+    assert all(torch.is_tensor(v) and v.ndim == 0 and not v.requires_grad for v in metrics.values())
+
+
+def test_the_task_reads_the_scale_from_the_registry_without_building_a_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    from invrestore.models.irn import model as irn_model
+
+    def no_build(*a: object, **k: object) -> None:
+        raise AssertionError("IRNTask.scale built a model")
+
+    monkeypatch.setattr(irn_model.IRN, "__init__", no_build)
+    scales = {n: IRNTask(IRNConfig(model=IRNModelConfig(name=n))).scale for n in ("irn-x2", "irn-x3", "irn-x8")}
+    assert scales == {"irn-x2": 2, "irn-x3": 3, "irn-x8": 8}
+
+
+def test_validation_gives_the_numbers_of_the_irn_evaluation_protocol(data_root: Path) -> None:
+    from invrestore.data import ImageFolder, resolve_dataset
+    from invrestore.evaluation import evaluate_dataset
+    from invrestore.models.irn.rescaler import IRNRescaler
+
+    torch.manual_seed(0)
+    model = create_model("irn-x2").eval()
+    data = IRNDataConfig(root=str(data_root), val_set="Set5", val_limit=2)
+    ours = IRNTask(IRNConfig(model=IRNModelConfig(name="irn-x2"), data=data)).validate(model, torch.device("cpu"))
+    files = list(resolve_dataset("Set5", str(data_root)).files)[:2]
+    images = ImageFolder(files, mode="rgb")
+    ref = evaluate_dataset(
+        ((images.files[i].stem, images.load(i)) for i in range(len(images))), IRNRescaler(model, seed=0), 2, "irn"
+    )
+    assert ours == {k: v for k, v in ref.means.items() if v is not None}

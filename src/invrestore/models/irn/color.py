@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from invrestore.errors import ImageShapeError
 from invrestore.models.irn.model import quantize_ste
 from invrestore.models.registry import register_model
 from invrestore.nn import DenseBlock, InvBlock, InvertibleModule, InvertibleSequential
@@ -85,11 +86,13 @@ class IRNColor(nn.Module):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         if x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f"expected an RGB batch (B, 3, H, W), got {tuple(x.shape)}")
+            raise ImageShapeError(f"expected an RGB batch (B, 3, H, W), got {tuple(x.shape)}")
         out, logdet = self.operations(x)
         return out, logdet
 
     def inverse(self, out: Tensor) -> tuple[Tensor, Tensor]:
+        if out.ndim != 4 or out.shape[1] != 3:
+            raise ImageShapeError(f"expected cat(gray, z) (B, 3, H, W), got {tuple(out.shape)}")
         x, logdet = self.operations.inverse(out)
         return x, logdet
 
@@ -109,7 +112,7 @@ class IRNColor(nn.Module):
         x, _ = self.inverse(torch.cat([gray, z], dim=1))
         return x
 
-    # the rescaling-style names used by the shared training step
+    # the rescaling-style names (scale 1), so code written for an IRN drives it too
     def downscale(self, x: Tensor, quantize: bool = True) -> tuple[Tensor, Tensor]:
         return self.decolorize(x, quantize)
 
@@ -131,11 +134,12 @@ def color_metrics(model: IRNColor, x: Tensor, crop_border: int = 2) -> dict[str,
     }
 
 
-@register_model(
+register_model(
     "irn-color",
-    "irn",
-    "IRN_color: YUV-initialised 3×3 matrix + 8 InvBlocks, split 1 (1,413,601 params)",
+    IRNColor,
+    family="irn",
+    trainer="irn-color",
+    params=1_413_601,
+    description="IRN_color: YUV-initialised 3×3 matrix + 8 InvBlocks, split 1",
     pretrained="irn-color.safetensors",
 )
-def irn_color(**kw: Any) -> IRNColor:
-    return IRNColor(**kw)

@@ -26,11 +26,11 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from invrestore.errors import CheckpointError, ScaleError
+from invrestore.errors import CheckpointError, ConfigError, ImageShapeError, ScaleError
 from invrestore.models.registry import register_model
 from invrestore.nn import DenseBlock, HaarDownsampling, InvBlock, InvertibleSequential, LearnableDownsampling
 
-__all__ = ["IRN", "FractionalIRN", "load_official_checkpoint", "quantize_ste"]
+__all__ = ["IRN", "FractionalIRN", "load_into", "load_official_checkpoint", "quantize_ste", "read_state_dict"]
 
 
 class _QuantizeSTE(torch.autograd.Function):
@@ -81,6 +81,8 @@ class IRN(nn.Module):
         memory_efficient: bool = False,
     ) -> None:
         super().__init__()
+        if isinstance(scale, bool) or int(scale) != scale or scale < 2:
+            raise ScaleError(f"scale={scale!r} is not supported; IRN needs an integer scale >= 2")
         self.scale = int(scale)
         self.in_channels = in_channels
         self.split = in_channels
@@ -108,13 +110,16 @@ class IRN(nn.Module):
             else:
                 per_level = [blocks] * levels if isinstance(blocks, int) else list(blocks)
                 if len(per_level) != levels:
-                    raise ValueError(f"scale {scale} has {levels} Haar levels but blocks={list(per_level)}")
+                    raise ConfigError(
+                        f"blocks={list(per_level)} does not fit scale {scale}: it has {levels} Haar levels, so give "
+                        f"{levels} numbers (one per level) or one number"
+                    )
                 for n in per_level:
                     ops.append(HaarDownsampling(c))
                     c *= 4
                     ops += [block(c) for _ in range(n)]
         else:
-            raise ValueError(f"downsampling must be 'haar' or 'learnable', not {downsampling!r}")
+            raise ConfigError(f"downsampling={downsampling!r} is unknown; allowed: haar, learnable")
         self.out_channels = c
         self.operations = InvertibleSequential(*ops, memory_efficient=memory_efficient)  # type: ignore[arg-type]
 
@@ -128,13 +133,13 @@ class IRN(nn.Module):
     def inverse(self, out: Tensor) -> tuple[Tensor, Tensor]:
         """``cat(y, z) (B, C·s², h, w) -> (x (B, C, h·s, w·s), logdet (B,))``."""
         if out.ndim != 4 or out.shape[1] != self.out_channels:
-            raise ValueError(f"expected (B, {self.out_channels}, h, w), got {tuple(out.shape)}")
+            raise ImageShapeError(f"expected (B, {self.out_channels}, h, w), got {tuple(out.shape)}")
         x, logdet = self.operations.inverse(out)
         return x, logdet
 
     def _check_hr(self, x: Tensor) -> None:
         if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"expected (B, {self.in_channels}, H, W), got {tuple(x.shape)}")
+            raise ImageShapeError(f"expected (B, {self.in_channels}, H, W), got {tuple(x.shape)}")
         h, w = x.shape[-2:]
         if h % self.scale or w % self.scale:
             raise ScaleError(f"H×W = {h}×{w} is not a multiple of the scale {self.scale}; pad or crop first")
@@ -201,40 +206,63 @@ class FractionalIRN(nn.Module):
 
 
 # -- registry -------------------------------------------------------------------------------------------------------
-@register_model("irn-x2", "irn", "IRN ×2: Haar + 8 InvBlocks (1,668,000 parameters)", pretrained="irn-x2.safetensors")
-def irn_x2(**kw: Any) -> IRN:
-    return IRN(**{"scale": 2, "blocks": [8], **kw})
-
-
-# the same architecture with other shipped weights
 register_model(
-    "irn-x2-noise",
-    "irn",
-    "IRN ×2 noise-fine-tuned for lossy LR coding (the G crm-q90 trained behind; 1,668,000 parameters)",
-    pretrained="irn-x2-noise.safetensors",
-)(irn_x2)
-
-
-@register_model(
-    "irn-x4", "irn", "IRN ×4: 2×(Haar + 8 InvBlocks) (4,355,376 parameters)", pretrained="irn-x4.safetensors"
+    "irn-x2",
+    IRN,
+    family="irn",
+    trainer="irn",
+    kwargs={"scale": 2, "blocks": [8]},
+    params=1_668_000,
+    description="IRN ×2: Haar + 8 InvBlocks",
+    pretrained="irn-x2.safetensors",
 )
-def irn_x4(**kw: Any) -> IRN:
-    return IRN(**{"scale": 4, "blocks": [8, 8], **kw})
-
-
-@register_model("irn-x8", "irn", "IRN ×8: 3×(Haar + 8 InvBlocks) (11,120,256 parameters)")
-def irn_x8(**kw: Any) -> IRN:
-    return IRN(**{"scale": 8, "blocks": [8, 8, 8], **kw})
-
-
-@register_model("irn-x3", "irn", "IRN_LD ×3: learnable downsampling + 12 InvBlocks (3,139,029 parameters)")
-def irn_x3(**kw: Any) -> IRN:
-    return IRN(**{"scale": 3, "blocks": 12, "downsampling": "learnable", **kw})
-
-
-@register_model("irn-x4e", "irn", "IRN_E ×4: 2 Haar levels first, then 16 InvBlocks (5,374,608 parameters)")
-def irn_x4e(**kw: Any) -> IRN:
-    return IRN(**{"scale": 4, "blocks": 16, "down_first": True, **kw})
+register_model(  # the same architecture with other shipped weights
+    "irn-x2-noise",
+    IRN,
+    family="irn",
+    trainer="irn",
+    kwargs={"scale": 2, "blocks": [8]},
+    params=1_668_000,
+    description="IRN ×2 noise-fine-tuned for lossy LR coding (the G crm-q90 trained behind)",
+    pretrained="irn-x2-noise.safetensors",
+)
+register_model(
+    "irn-x4",
+    IRN,
+    family="irn",
+    trainer="irn",
+    kwargs={"scale": 4, "blocks": [8, 8]},
+    params=4_355_376,
+    description="IRN ×4: 2×(Haar + 8 InvBlocks)",
+    pretrained="irn-x4.safetensors",
+)
+register_model(
+    "irn-x8",
+    IRN,
+    family="irn",
+    trainer="irn",
+    kwargs={"scale": 8, "blocks": [8, 8, 8]},
+    params=11_120_256,
+    description="IRN ×8: 3×(Haar + 8 InvBlocks)",
+)
+register_model(
+    "irn-x3",
+    IRN,
+    family="irn",
+    trainer="irn",
+    kwargs={"scale": 3, "blocks": 12, "downsampling": "learnable"},
+    params=3_139_029,
+    description="IRN_LD ×3: learnable downsampling + 12 InvBlocks",
+)
+register_model(
+    "irn-x4e",
+    IRN,
+    family="irn",
+    trainer="irn",
+    kwargs={"scale": 4, "blocks": 16, "down_first": True},
+    params=5_374_608,
+    description="IRN_E ×4: 2 Haar levels first, then 16 InvBlocks",
+)
 
 
 # -- official checkpoints -----------------------------------------------------------------------------------------
@@ -259,27 +287,35 @@ def _unwrap_state_dict(obj: Any) -> dict[str, Tensor]:
     return sd
 
 
-def load_official_checkpoint(path: str | Path, name: str = "irn-x4", strict: bool = True) -> Any:
-    """Build ``name`` and load an official IRN release file (``IRN_x4.pth`` etc.) or one of ours.
+def read_state_dict(path: str | Path) -> dict[str, Tensor]:
+    """The state dict in an official IRN release file (``IRN_x4.pth`` etc.) or one of our safetensors files.
 
-    Accepts a plain state dict, a ``module.``-prefixed one (DataParallel), a dict wrapping it under
-    ``state_dict``/``params``/``model``/..., or our safetensors files.
+    Accepts a plain state dict, a ``module.``-prefixed one (DataParallel), or a dict wrapping it under
+    ``state_dict``/``params``/``model``/...
+
+    Raises:
+        CheckpointError: unreadable file, or no state dict in it.
+    """
+    from invrestore.train.checkpoint import load_weights
+
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        return load_weights(path)
+    return _unwrap_state_dict(load_weights(path))  # torch.load(weights_only=True), one-line errors
+
+
+def load_official_checkpoint(path: str | Path, name: str = "irn-x4", strict: bool = True) -> Any:
+    """Build ``name`` and load an official IRN release file or one of ours (see :func:`read_state_dict`).
 
     Raises:
         CheckpointError: unreadable file, or keys/shapes that do not match ``name`` (the message lists them).
     """
     from invrestore.models.registry import create_model
-    from invrestore.train.checkpoint import load_weights
 
     model = create_model(name)
     if not hasattr(model, "operations"):
         raise CheckpointError(f"'{name}' is not an IRN model")
-    path = Path(path)
-    if path.suffix == ".safetensors":
-        sd = load_weights(path)
-    else:
-        sd = _unwrap_state_dict(load_weights(path))  # torch.load(weights_only=True), one-line errors
-    load_into(model, sd, source=str(path), strict=strict)
+    load_into(model, read_state_dict(path), source=str(path), strict=strict)
     return model
 
 
