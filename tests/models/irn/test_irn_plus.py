@@ -1,4 +1,4 @@
-"""IRN+ (specs/irn.md §1.8, §2.2–2.3): VGG19 features, the VGG-128 discriminator, the step and its Task.
+"""IRN+ (docs/irn-extensions.md): VGG19 features, the VGG-128 discriminator, the step and its Task.
 
 All networks have random weights; the VGG19 "ImageNet" file is a random VGG19 saved in torchvision's layout.
 """
@@ -11,14 +11,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from invrestore.cli.train import load_task
 from invrestore.errors import CheckpointError, ConfigError
 from invrestore.io import write_image
+from invrestore.metrics.backbones import VGG19Features
 from invrestore.models.irn import IRN, load_official_checkpoint
 from invrestore.models.irn.config import IRNDataConfig, IRNModelConfig
 from invrestore.models.irn.losses import charbonnier_sum, squared_error_sum
 from invrestore.models.irn.model import quantize_ste
 from invrestore.models.irn.plus import (
+    DiscriminatorVGG128,
     IRNPlus,
     IRNPlusConfig,
     IRNPlusDiscriminatorConfig,
@@ -28,8 +29,7 @@ from invrestore.models.irn.plus import (
     generator_state_dict,
     irnplus_losses,
 )
-from invrestore.models.irn.vgg import DiscriminatorVGG128, VGG19Features
-from invrestore.models.registry import create_model
+from invrestore.models.registry import create_model, load_task
 from invrestore.train import OptimConfig, TrainConfig, fit, load_weights
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "irn"
@@ -310,3 +310,30 @@ def test_validation_is_irns_on_the_generator(monkeypatch: pytest.MonkeyPatch) ->
     plus = task.build_model()
     assert task.validate(plus, torch.device("cpu")) == {"psnr_y": 1.0}
     assert isinstance(plus, IRNPlus) and seen == [plus.generator]
+
+
+def test_the_step_returns_detached_tensor_metrics_and_counts_on_the_host() -> None:
+    plus, batch = _small_plus(), _batch()
+    cfg = IRNPlusLossConfig(d_init_iters=1, lambda_percep=0.0)
+    for _ in range(2):
+        _, m = irnplus_losses(plus, batch, cfg, None, torch.Generator().manual_seed(0))
+        assert all(isinstance(v, torch.Tensor) and v.ndim == 0 and not v.requires_grad for v in m.values())
+    assert int(plus.iteration) == 2 and plus._steps == 2
+    # a loaded state dict (resume, rollback) sets the counter: the host mirror is read again from the buffer
+    sd = plus.state_dict()
+    sd["iteration"] = torch.tensor(7)
+    plus.load_state_dict(sd)
+    assert plus._steps is None and plus.advance() == 8 and int(plus.iteration) == 8
+
+
+def test_config_values_and_old_keys_fail_when_the_preset_is_loaded() -> None:
+    with pytest.raises(ConfigError, match=r"loss\.lambda_gan"):
+        IRNPlusLossConfig(lambda_gan=-1.0)
+    with pytest.raises(ConfigError, match=r"discriminator\.betas"):
+        IRNPlusDiscriminatorConfig(betas=(0.9, 1.5))
+    with pytest.raises(ConfigError, match=r"data\.crop_size=16 is too small"):
+        IRNPlusConfig(data=IRNDataConfig(crop_size=16))
+    with pytest.raises(ConfigError, match="top-level key now: init_weights"):
+        load_task(CONFIGS / "x4_plus.yaml", ["model.init_weights=IRN_x4.pth"])
+    task = load_task(CONFIGS / "x4_plus.yaml", ["init_weights=IRN_x4.pth"])
+    assert isinstance(task, IRNPlusTask) and task.cfg.init_weights == "IRN_x4.pth"

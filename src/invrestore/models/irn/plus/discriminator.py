@@ -1,28 +1,10 @@
-"""IRN+'s discriminator; the ImageNet feature extractors moved to :mod:`invrestore.metrics.backbones` (re-exported
-here until the IRN+ split lands)."""
+"""IRN+'s discriminator: ESRGAN's ``Discriminator_VGG_128`` (``docs/irn.md``)."""
 
 from __future__ import annotations
 
 from torch import Tensor, nn
 
-from invrestore.metrics.backbones import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    AlexNetFeatures,
-    TorchvisionFeatures,
-    VGG16Features,
-    VGG19Features,
-)
-
-__all__ = [
-    "IMAGENET_MEAN",
-    "IMAGENET_STD",
-    "AlexNetFeatures",
-    "DiscriminatorVGG128",
-    "TorchvisionFeatures",
-    "VGG16Features",
-    "VGG19Features",
-]
+__all__ = ["DiscriminatorVGG128"]
 
 
 class DiscriminatorVGG128(nn.Module):
