@@ -11,7 +11,7 @@ with the same ``features.*`` keys; ``classifier.*`` keys are ignored).
 - :class:`VGG16Features`, :class:`AlexNetFeatures` — the LPIPS backbones (:mod:`invrestore.metrics.perceptual`).
 
 They live with the metrics (below ``nn/`` and the model families) because both LPIPS and a model family's training
-loss use them: IRN+ (:mod:`invrestore.models.irn.plus`) imports :class:`VGG19Features` from here.
+loss use them: IRN+'s perceptual term is :class:`VGG19Features`.
 """
 
 from __future__ import annotations
