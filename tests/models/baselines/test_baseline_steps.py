@@ -12,7 +12,14 @@ import torch
 from PIL import Image
 
 from invrestore.errors import ConfigError
-from invrestore.models.baselines import BaselineConfig, DnCNN, DnCNNConfig, FFDNet, baseline_model_config
+from invrestore.models.baselines import (
+    BaselineConfig,
+    DnCNN,
+    DnCNNConfig,
+    FFDNet,
+    baseline_model_config,
+    trainable_models,
+)
 from invrestore.models.baselines.steps import BaselineTask, pixel_loss, restore_batch, training_losses
 from invrestore.models.registry import build_model, load_task
 from invrestore.train.config import config_to_yaml, merge_config
@@ -44,6 +51,10 @@ def test_defaults_are_the_irae_comparison_recipe_and_bad_values_are_refused() ->
     # configs saved by older versions list every baseline's settings, null for the other models'
     old = {"name": "dncnn", "width": None, "middle_layers": 15, "num_layers": None, "depth": None}
     assert BaselineConfig(model=old).model == DnCNNConfig(middle_layers=15)
+    # a trainable variant starts from its entry's settings (fine-tuning the shipped DnCNN-S)
+    shipped = merge_config(BaselineConfig, overrides=["model.name=dncnn-s-denoise25"]).model
+    assert shipped == DnCNNConfig(name="dncnn-s-denoise25", middle_layers=15)
+    assert "dncnn-s-denoise25" in trainable_models() and "dncnn-kair-17-gray" not in trainable_models()
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "configs" / "baselines").glob("*.yaml")), ids=lambda p: p.stem)

@@ -12,6 +12,7 @@ from invrestore.models.baselines.config import (
     FFDNetConfig,
     UNetConfig,
     baseline_model_config,
+    trainable_models,
 )
 from invrestore.models.baselines.kair import KAIRDnCNN, KAIRFFDNet, detect_kair, load_kair
 from invrestore.models.baselines.model import ARCNN, DnCNN, FFDNet, UNet, pad_to_multiple, parameter_count
@@ -39,4 +40,5 @@ __all__ = [
     "load_kair",
     "pad_to_multiple",
     "parameter_count",
+    "trainable_models",
 ]

@@ -27,11 +27,12 @@ from omegaconf import OmegaConf
 
 from invrestore.data.restoration import RestorationDataConfig
 from invrestore.errors import ConfigError
+from invrestore.models.baselines.model import ARCNN, DnCNN, FFDNet, UNet  # also registers the entries
+from invrestore.models.registry import MODELS as REGISTRY
 from invrestore.train.config import OptimConfig, TrainConfig, merge_config
 
 __all__ = [
     "LOSSES",
-    "MODELS",
     "MODEL_CONFIGS",
     "TASKS",
     "ARCNNConfig",
@@ -43,6 +44,7 @@ __all__ = [
     "FFDNetConfig",
     "UNetConfig",
     "baseline_model_config",
+    "trainable_models",
 ]
 
 #: Training tasks of the baselines (JPEG artefact removal is ``"dejpeg"``).
@@ -124,38 +126,53 @@ class ARCNNConfig:
         _at_least("in_channels", self.in_channels, 1)
 
 
-#: The trainable baselines: registry name → its model config (``name`` + the constructor's keyword arguments).
+#: The base entries of the trainable baselines: registry name → its model config (``name`` + the constructor's
+#: keyword arguments).
 MODEL_CONFIGS: dict[str, type] = {
     "dncnn": DnCNNConfig,
     "ffdnet": FFDNetConfig,
     "unet": UNetConfig,
     "arcnn": ARCNNConfig,
 }
-#: Registered baseline models that ``model.name`` accepts.
-MODELS = tuple(MODEL_CONFIGS)
+#: The model config of each trainable builder.
+_CONFIG_OF_BUILDER: dict[object, type] = {
+    DnCNN: DnCNNConfig,
+    FFDNet: FFDNetConfig,
+    UNet: UNetConfig,
+    ARCNN: ARCNNConfig,
+}
 #: A baseline's model config (``BaselineConfig.model``).
 BaselineModelConfig = DnCNNConfig | FFDNetConfig | UNetConfig | ARCNNConfig
 
 
-def baseline_model_config(name: str = "dncnn", **settings: Any) -> BaselineModelConfig:
-    """The model config of baseline ``name`` with ``settings`` (its constructor's keyword arguments).
+def trainable_models() -> tuple[str, ...]:
+    """The registered baselines that ``model.name`` accepts: every entry of the family built by one of the four
+    classes (``dncnn``, ``ffdnet``, ``unet``, ``arcnn`` and variants such as ``dncnn-s-denoise25``; not KAIR's
+    published layouts)."""
+    return tuple(n for n, e in REGISTRY.items() if e.family == "baselines" and e.builder in _CONFIG_OF_BUILDER)
 
-    A setting of ``None`` means "the default" (configs saved by older versions list every baseline's settings,
+
+def baseline_model_config(name: str = "dncnn", **settings: Any) -> BaselineModelConfig:
+    """The model config of baseline ``name`` with ``settings`` (its constructor's keyword arguments); the settings
+    not given are the entry's (``dncnn-s-denoise25``: ``middle_layers=15``), then the constructor's defaults.
+
+    A setting of ``None`` means "not given" (configs saved by older versions list every baseline's settings,
     with ``null`` for those of the other models).
 
     Raises:
         ConfigError: an unknown model, a setting the model does not take, or a value of the wrong type.
     """
-    if name not in MODEL_CONFIGS:
-        raise ConfigError(f"model.name must be one of {MODELS}, got {name!r}")
-    cls = MODEL_CONFIGS[name]
+    entry = REGISTRY.get(name)
+    cls = _CONFIG_OF_BUILDER.get(entry.builder) if entry is not None and entry.family == "baselines" else None
+    if entry is None or cls is None:
+        raise ConfigError(f"model.name must be one of {trainable_models()}, got {name!r}")
     given = {k: v for k, v in settings.items() if v is not None}
     allowed = [f.name for f in dataclasses.fields(cls) if f.name != "name"]
     bad = sorted(set(given) - set(allowed))
     if bad:
         raise ConfigError(f"model.{bad[0]} does not apply to {name} (it takes {', '.join(allowed)})")
     try:
-        cfg: BaselineModelConfig = merge_config(cls, {"name": name, **given})
+        cfg: BaselineModelConfig = merge_config(cls, {**entry.kwargs, **given, "name": name})
     except ConfigError as e:
         raise ConfigError(f"model ({name}): {e}") from e
     return cfg
@@ -207,7 +224,7 @@ class BaselineConfig:
         if not isinstance(self.model, tuple(MODEL_CONFIGS.values())):
             raw = OmegaConf.to_container(self.model) if OmegaConf.is_config(self.model) else self.model
             if not isinstance(raw, dict):
-                raise ConfigError(f"model must be a mapping with a name (one of {MODELS}), got {raw!r}")
+                raise ConfigError(f"model must be a mapping with a name (one of {trainable_models()}), got {raw!r}")
             object.__setattr__(self, "model", baseline_model_config(**{str(k): v for k, v in raw.items()}))
-        if self.model.name == "ffdnet" and self.data.task != "denoise":
+        if isinstance(self.model, FFDNetConfig) and self.data.task != "denoise":
             raise ConfigError("FFDNet is a denoiser (its input is the noise level): use data.task=denoise")
