@@ -11,8 +11,8 @@ Protocol (``docs/irn-extensions.md``, ``docs/compression.md`` "IRN + codecs (Tab
   bicubic up;
 - ``jpeg``: JPEG of the 8-bit HR itself, at its own list of qualities.
 
-The pipelines are :func:`~invrestore.models.irn.crm.jpeg_crm` (the coded part, shared with
-:func:`~invrestore.models.irn.crm.irn_jpeg_crm`) between the method's down- and upscaling. JPEG is Pillow
+The pipelines are :func:`~invrestore.models.irn.crm.pipeline.jpeg_crm` (the coded part, shared with
+:func:`~invrestore.models.irn.crm.pipeline.irn_jpeg_crm`) between the method's down- and upscaling. JPEG is Pillow
 (libjpeg-turbo, IJG quality scale, baseline, no Huffman optimisation) with explicit chroma subsampling (4:2:0 by
 default, as the official code's cv2 ``imencode``). Every JPEG is written (atomically) to
 ``<out>/<method>/q<Q>/<stem>.jpg``; the **rate** is the size of that file on disk and the image is **decoded from
@@ -183,7 +183,7 @@ class JpegRDPoint:
 
 
 def _store_in(path: Path) -> Callable[[int, bytes], bytes]:
-    """A :data:`~invrestore.models.irn.crm.JPEGStore` that writes the bytes to ``path`` and reads the file back."""
+    """A :data:`~invrestore.models.irn.crm.pipeline.JPEGStore` that writes the bytes to ``path`` and reads them back."""
     from invrestore.io import atomic_write
 
     def store(_: int, data: bytes) -> bytes:
@@ -242,7 +242,7 @@ def jpeg_rd_points(
     from invrestore.degradations.rescaling import BicubicMethod
     from invrestore.evaluation.rd import as_named_images
     from invrestore.io import to_uint8
-    from invrestore.models.irn.crm import bicubic_lr, jpeg_crm
+    from invrestore.models.irn.crm.pipeline import bicubic_lr, jpeg_crm
 
     qs = check_qualities(qualities, "LR JPEG quality")
     hr_qs = check_qualities(hr_qualities, "HR JPEG quality")

@@ -150,14 +150,14 @@ def frechet_distance(
     singular covariances (fewer samples than features) need no ε offset.
 
     Raises:
-        ValueError: inconsistent shapes.
+        ImageShapeError: inconsistent shapes (a ``ValueError`` too), e.g. statistics of two different networks.
     """
     m1, m2, s1, s2 = _as_f64(mu1).flatten(), _as_f64(mu2).flatten(), _as_f64(sigma1), _as_f64(sigma2)
     d = m1.numel()
     if d == 1:  # np.cov of one feature is 0-d
         s1, s2 = s1.reshape(-1, 1), s2.reshape(-1, 1)
     if m2.numel() != d or s1.shape != (d, d) or s2.shape != (d, d):
-        raise ValueError(
+        raise ImageShapeError(
             f"shapes do not match: mu {tuple(m1.shape)}/{tuple(m2.shape)}, sigma {tuple(s1.shape)}/{tuple(s2.shape)}"
         )
     r1 = _psd_sqrt(s1)
@@ -212,7 +212,7 @@ class FeatureStats:
         """Accumulate feature vectors ``(N, D)`` (trailing singleton dimensions are dropped)."""
         f = _as_f64(features).reshape(len(features), -1)
         if f.shape[1] != self.num_features:
-            raise ValueError(f"expected {self.num_features} features per sample, got {f.shape[1]}")
+            raise ImageShapeError(f"expected {self.num_features} features per sample, got {f.shape[1]}")
         if f.shape[0] == 0:
             return
         if self._shift is None:

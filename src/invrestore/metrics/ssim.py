@@ -222,7 +222,7 @@ def irae_legacy_ssim(x: Tensor, y: Tensor) -> Tensor:
         ``skimage.metrics.structural_similarity(X, Y, win_size=3, channel_axis=-1, data_range=2)`` per image.
     """
     if x.shape != y.shape or x.ndim != 4 or x.shape[1] < 3 or x.shape[2] < 3:
-        raise ValueError(
+        raise ImageShapeError(
             f"expected two (B, C>=3, H>=3, W) tensors of one shape, got {tuple(x.shape)}, {tuple(y.shape)}"
         )
     b, _, _, w = x.shape
