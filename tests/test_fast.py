@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from invrestore.errors import ConfigError
-from invrestore.fast import FastOptions, compile_cache_dir, irn_functions, optimize
+from invrestore.fast import FastOptions, blocked, compile_cache_dir, irn_functions, optimize, receptive_radius
 from invrestore.models.baselines.model import DnCNN
 from invrestore.models.irn.model import IRN
 from invrestore.nn.subnets import DenseBlock
@@ -94,6 +94,42 @@ def test_fused_dense_block_gradients_match_eager() -> None:
     torch.testing.assert_close(gx, gx_ref, rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize(("h", "w", "tile"), [(23, 17, 16), (40, 40, 16), (16, 33, 16), (12, 10, 16)])
+def test_cache_blocked_dense_block_equals_the_whole_block(channels_last: bool, h: int, w: int, tile: int) -> None:
+    # Tiles plus a halo of the block's receptive radius (5 for 5 chained 3x3 convs) give the untiled values.
+    block = _randomize(DenseBlock(5, 7, gc=8))
+    x = torch.randn(2, 5, h, w)
+    if channels_last:
+        block.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    assert receptive_radius(block) == 5
+    with torch.inference_mode():
+        ref = block.forward_fused(x)
+        out = blocked(block.forward_fused, x, tile, receptive_radius(block))
+    assert out.shape == ref.shape
+    if max(h, w) > tile:  # tiled: the output is allocated in the input's layout
+        assert out.is_contiguous(memory_format=torch.channels_last) == channels_last
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-5)
+
+
+def test_a_smaller_halo_than_the_receptive_radius_changes_the_result() -> None:
+    # The check above can fail: cutting the halo short leaves seams.
+    block = _randomize(DenseBlock(5, 7, gc=8))
+    x = torch.randn(1, 5, 40, 40)
+    with torch.inference_mode():
+        ref = block.forward_fused(x)
+        short = blocked(block.forward_fused, x, 16, 3)
+    assert (short - ref).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("bad", [-1, 8, True, 1.5])
+def test_block_tile_is_validated(bad: object) -> None:
+    with pytest.raises(ConfigError, match="block_tile"):
+        FastOptions(fused=True, block_tile=bad)  # type: ignore[arg-type]
+    assert FastOptions.parse("fused,block_tile=64").block_tile == 64
+
+
 # -- IRN paths ---------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "opts",
@@ -102,6 +138,7 @@ def test_fused_dense_block_gradients_match_eager() -> None:
         FastOptions(channels_last=True),
         FastOptions(fused=True),
         FastOptions(fused=True, channels_last=True),
+        FastOptions(fused=True, channels_last=True, block_tile=16),
     ],
     ids=lambda o: o.describe(),
 )
