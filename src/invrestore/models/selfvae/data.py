@@ -7,7 +7,7 @@ Sources:
   with ``b"data"`` ``(N, 3072)`` uint8 in CHW order and ``b"labels"``);
 - an ``.npz`` with ``x_train``, ``y_train``, ``x_test``, ``y_test`` (uint8 NHWC images, integer labels).
 
-CelebA and Imagenette64 (``docs/selfvae.md``, loaders of :mod:`invrestore.data.external`):
+CelebA and Imagenette64 (``docs/selfvae.md``, loaders of :mod:`invrestore.data.catalog`):
 
 - :func:`load_celeba`: srVAE's ``crop(top 40, left 15, 148×148) → Resize(S)`` (Pillow bilinear, as torchvision
   on PIL images), no augmentation; ``train`` = the official train partition, ``test`` = the official test partition.
@@ -34,7 +34,7 @@ from torch import Tensor
 from invrestore.io import atomic_write
 
 if TYPE_CHECKING:
-    from invrestore.data.external import TransformedImages
+    from invrestore.data import TransformedImages
 
 __all__ = [
     "EXTERNAL_DATASETS",
@@ -135,7 +135,8 @@ def load_celeba(
     Raises:
         DatasetNotFoundError: missing or empty copy.
     """
-    from invrestore.data.external import CelebA, selfvae_celeba_transform
+    from invrestore.data import CelebA
+    from invrestore.models.selfvae.datasets import selfvae_celeba_transform
 
     if split not in ("train", "test"):
         raise ValueError(f"unknown split {split!r}")
@@ -158,7 +159,7 @@ def load_imagenette64(
     Returns:
         ``(images (N, 3, size, size) uint8, labels (N,) int64)`` (labels index the sorted wnids).
     """
-    from invrestore.data.external import CropResize, Imagenette
+    from invrestore.data import CropResize, Imagenette
 
     if split not in ("train", "test"):
         raise ValueError(f"unknown split {split!r}")
