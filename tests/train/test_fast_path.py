@@ -63,7 +63,6 @@ def test_device_resident_rejects_other_datasets_with_a_config_error() -> None:
 class PairedToy(ToyTask):
     """The toy task on a PairedDataset (what IRN trains on): a conv net maps the LR guide up to the HR crop."""
 
-    name = "paired"
     folder: Path = Path()
 
     def build_model(self) -> torch.nn.Module:

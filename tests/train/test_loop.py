@@ -152,11 +152,11 @@ def test_multistep_then_plateau_decays_at_the_milestone_then_on_plateaus_and_sto
 ) -> None:
     import dataclasses
 
-    from invrestore.train.loop import _MultiStepThenPlateau
+    from invrestore.train.schedules import MultiStepThenPlateau
 
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     o = OptimConfig(lr=1.0, milestones=(3,), gamma=0.2, schedule="multistep-plateau", plateau_patience=1)
-    s = _MultiStepThenPlateau(opt, o)
+    s = MultiStepThenPlateau(opt, o)
     for _ in range(2):
         opt.step()
         s.step()
@@ -168,7 +168,7 @@ def test_multistep_then_plateau_decays_at_the_milestone_then_on_plateaus_and_sto
     for v in (2.0, 2.0, 2.0):  # a gain, then two validations without one: patience 1 → one decay
         s.step_metric(v)
     assert opt.param_groups[0]["lr"] == pytest.approx(0.04)
-    again = _MultiStepThenPlateau(opt, dataclasses.replace(o, plateau_patience=5))
+    again = MultiStepThenPlateau(opt, dataclasses.replace(o, plateau_patience=5))
     again.load_state_dict(s.state_dict())
     assert again.plateau.num_bad_epochs == s.plateau.num_bad_epochs and again.start == 3
 

@@ -10,6 +10,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from invrestore.train import OptimConfig, TrainConfig
+from invrestore.train.task import BaseTask
 
 
 class _Data(Dataset[dict[str, torch.Tensor]]):
@@ -38,16 +39,12 @@ class ToyConfig:
     )
 
 
-class ToyTask:
-    name = "toy"
+class ToyTask(BaseTask[ToyConfig]):
     best_metric = "score"
 
     def __init__(self, cfg: ToyConfig | None = None) -> None:
-        self.cfg = cfg or ToyConfig()
-        self.train = self.cfg.train
-
-    def config(self) -> Any:
-        return self.cfg
+        super().__init__(cfg or ToyConfig())
+        self.name = "toy"
 
     def build_model(self) -> nn.Module:
         return nn.Sequential(nn.Conv2d(2, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 2, 3, padding=1))
@@ -57,7 +54,7 @@ class ToyTask:
 
     def training_step(
         self, model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator
-    ) -> tuple[torch.Tensor, dict[str, float]]:
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
         x = batch["x"]
         noise = torch.randn(x.shape, generator=generator, device=x.device)
         loss = ((model(x + 0.1 * noise) - x) ** 2).mean()
@@ -71,10 +68,9 @@ class ToyTask:
 class TwoNetTask(ToyTask):
     """Two networks with one named loss each (the shape of a GAN step), optimised by two optimisers."""
 
-    name = "two"
-
     def __init__(self, cfg: ToyConfig | None = None, schedule: str = "multistep") -> None:
         super().__init__(cfg)
+        self.name = "two"
         self.schedule = schedule
 
     def build_model(self) -> nn.Module:
@@ -91,7 +87,7 @@ class TwoNetTask(ToyTask):
 
     def training_step(  # type: ignore[override]
         self, model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator
-    ) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+    ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         x = batch["x"]
         la = ((model["a"](x) - x) ** 2).mean()  # type: ignore[index]
         lb = ((model["b"](x) + x) ** 2).mean()  # type: ignore[index]

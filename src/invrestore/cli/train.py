@@ -1,65 +1,18 @@
-"""``invrestore train CONFIG``: train a model family from a YAML preset (single process or under torchrun)."""
+"""``invrestore train CONFIG``: train a model family from a YAML preset (single process or under torchrun).
+
+The preset's ``family:`` picks the registered task (:func:`invrestore.models.registry.load_task`, which validates
+the whole config before anything trains); ``load_task`` is importable from here too.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
-from invrestore.errors import ConfigError
+from invrestore.models.registry import load_task
 
-
-def _families() -> dict[str, tuple[type, Callable[[Any], Any]]]:
-    from invrestore.models.baselines.config import BaselineConfig
-    from invrestore.models.baselines.steps import BaselineTask
-    from invrestore.models.ilc.config import BLS2017Config, ILCConfig
-    from invrestore.models.ilc.steps import BLS2017Task, ILCTask
-    from invrestore.models.irae.config import IRAEConfig
-    from invrestore.models.irae.steps import IRAETask
-    from invrestore.models.irn.config import IRNConfig
-    from invrestore.models.irn.crm import CRMConfig, CRMTask
-    from invrestore.models.irn.plus import IRNPlusConfig, IRNPlusTask
-    from invrestore.models.irn.steps import IRNTask
-    from invrestore.models.pix2pix.config import Pix2PixConfig
-    from invrestore.models.pix2pix.steps import Pix2PixTask
-    from invrestore.models.selfvae.config import SelfVAEConfig
-    from invrestore.models.selfvae.steps import SelfVAETask
-
-    return {
-        "irn": (IRNConfig, IRNTask),
-        "irn-plus": (IRNPlusConfig, IRNPlusTask),
-        "irn-crm": (CRMConfig, CRMTask),
-        "ilc": (ILCConfig, ILCTask),
-        "bls2017": (BLS2017Config, BLS2017Task),
-        "irae": (IRAEConfig, IRAETask),
-        "pix2pix": (Pix2PixConfig, Pix2PixTask),
-        "selfvae": (SelfVAEConfig, SelfVAETask),
-        "baselines": (BaselineConfig, BaselineTask),
-    }
-
-
-def load_task(config: str | Path, overrides: tuple[str, ...] = ()) -> Any:
-    """Read a YAML preset, apply ``key=value`` overrides, and build the family's task."""
-    from omegaconf import OmegaConf
-
-    from invrestore.train.config import load_config
-
-    path = Path(config)
-    if not path.is_file():
-        raise ConfigError(f"config file '{path}' not found (presets live in configs/<family>/)")
-    try:
-        raw = OmegaConf.load(path)
-        family = raw.get("family") if OmegaConf.is_dict(raw) else None  # type: ignore[union-attr,arg-type]
-    except Exception as e:
-        raise ConfigError(f"cannot parse config '{path}': {e}") from e
-    families = _families()
-    if family not in families:
-        raise ConfigError(f"config '{path}' has family={family!r}; known families: {', '.join(families)}")
-    schema, task_cls = families[family]
-    cfg: Any = load_config(schema, path, overrides)
-    return task_cls(cfg)
+__all__ = ["load_task", "train"]
 
 
 @click.command("train")
@@ -103,9 +56,9 @@ def train(
 
     if not dist.is_initialized() or dist.get_rank() == 0:
         click.echo(msg)
-        finalize = getattr(task, "finalize", None)  # learned codecs: weights with coding tables for `compress`
-        if finalize is not None:
-            click.echo(f"codec weights with coding tables: {finalize(res.run_dir)}")
+        deployable = task.finalize(res.run_dir)  # learned codecs: weights with coding tables for `compress`
+        if deployable is not None:
+            click.echo(f"codec weights with coding tables: {deployable}")
     if dist.is_initialized():
         dist.barrier()  # every rank is done with the group before any rank tears it down
         dist.destroy_process_group()

@@ -1,8 +1,9 @@
 """The generic training loop shared by every model family.
 
-A family provides a :class:`Task`: it builds the model and the training set, and defines a *pure* training step
-``training_step(model, batch, generator) -> (loss, metrics)`` (no optimiser, no device moves, no logging). The loop
-owns everything else: devices, DistributedDataParallel, the optimiser and schedule, gradient clipping, seeded data
+A family provides a task, a subclass of :class:`~invrestore.train.task.BaseTask`: it builds the model and the training
+set, and defines a *pure* training step ``training_step(model, batch, generator) -> (loss, metrics)`` (no optimiser,
+no device moves, no logging); the base supplies the optional hooks (validation, named optimisers, finalize). The
+loop owns everything else: devices, DistributedDataParallel, the optimiser and schedule, gradient clipping, seeded data
 order, logging (JSONL, optional TensorBoard, tqdm), validation, best-checkpoint tracking and resumption.
 
 **Reproducibility.** The data order is a function of ``(seed, step)`` only; the dataset receives *virtual indices*
@@ -19,61 +20,39 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from invrestore.errors import ConfigError
 from invrestore.train import fast
 from invrestore.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
-from invrestore.train.config import OptimConfig, TrainConfig, config_to_yaml
+from invrestore.train.config import OptimConfig, config_to_yaml
+from invrestore.train.distributed import (
+    allreduce_gradients,
+    broadcast_buffers,
+    check_ranks_in_sync,
+    init_distributed,
+    select_device,
+)
 from invrestore.train.safeguards import Snapshot, TrainingDivergedError, scale_learning_rates
+from invrestore.train.schedules import apply_schedule_config, make_optimizer, make_scheduler
+from invrestore.train.task import BaseTask
 
 __all__ = ["FitResult", "StepBatchSampler", "Task", "fit", "step_seed"]
 
 
-class Task(Protocol):
-    """What a model family gives the loop.
-
-    ``training_step`` returns one loss, or a dict of named losses (e.g. ``{"g": ..., "d": ...}`` for a GAN whose
-    losses each reach only their own network's parameters). Optional methods: ``param_groups(model) ->
-    {name: [parameters]}`` and ``optim_configs() -> {name: OptimConfig}`` give one optimiser per name (default: one
-    optimiser ``"main"`` over all trainable parameters with ``train.optim``). The loop back-propagates the sum of
-    the losses once and steps every optimiser; an optimiser whose parameters received no gradient (e.g. a generator
-    during a discriminator-only warm-up) is skipped by torch.
-
-    Distributed runs wrap the model in DistributedDataParallel, whose gradient hooks only fire for computations
-    that go through the wrapper's ``forward``. A task whose step calls sub-networks directly (a GAN calling G and D,
-    ``torch.func.functional_call``) sets the class attribute ``sync_gradients = "allreduce"`` instead: the loop then
-    averages every gradient across ranks after the backward pass and broadcasts rank 0's buffers (BatchNorm
-    statistics) after each step, which is what DDP does, without the wrapper.
-    """
-
-    name: str
-    train: TrainConfig
-    best_metric: str  # key of validate()'s result; higher is better
-
-    def build_model(self) -> nn.Module: ...
-
-    def train_dataset(self) -> Dataset[Any]: ...
-
-    def training_step(
-        self, model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator
-    ) -> tuple[torch.Tensor, dict[str, float]]: ...
-
-    def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]: ...
-
-    def config(self) -> Any: ...
+#: The task type the loop trains (kept under its old name): a family's task subclasses it.
+Task = BaseTask
 
 
 def step_seed(seed: int, step: int, rank: int = 0) -> int:
@@ -100,9 +79,14 @@ class StepBatchSampler:
         virtual: bool = False,
     ) -> None:
         if global_batch % world:
-            raise ValueError(f"batch size {global_batch} is not divisible by the {world} processes")
+            raise ConfigError(
+                f"train.batch_size={global_batch} is not divisible by the {world} processes; use a multiple of {world}"
+            )
         if n < global_batch:
-            raise ValueError(f"the training set has {n} samples, fewer than one batch of {global_batch}")
+            raise ConfigError(
+                f"the training set has {n} samples, fewer than one batch of {global_batch}: lower train.batch_size "
+                "or add training images"
+            )
         self.n, self.global_batch, self.seed = n, global_batch, seed
         self.start_step, self.steps, self.rank, self.world, self.virtual = (
             start_step,
@@ -145,150 +129,6 @@ class FitResult:
     last_metrics: dict[str, float]
     run_dir: Path
     world_size: int = 1
-
-
-def _check_ranks_in_sync(model: nn.Module) -> None:
-    """Raise if the parameters differ across DDP ranks (compares a float64 checksum of every tensor)."""
-    sums = torch.stack([p.detach().double().sum() for p in model.parameters()] + [torch.zeros((), dtype=torch.float64)])
-    sums = sums.to(next(model.parameters()).device)
-    gathered = [torch.zeros_like(sums) for _ in range(dist.get_world_size())]
-    dist.all_gather(gathered, sums)
-    if not all(torch.equal(gathered[0], g) for g in gathered):
-        raise RuntimeError("DistributedDataParallel ranks hold different parameters after training")
-
-
-def _allreduce_gradients(model: nn.Module, world: int) -> None:
-    """Average the gradients of ``model`` across ranks (one flat all-reduce). Parameters without a gradient keep
-    none: every rank runs the same step, so they agree on which those are, and torch skips them in ``step``."""
-    grads = [p.grad for p in model.parameters() if p.grad is not None]
-    if not grads:
-        return
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
-    flat /= world
-    offset = 0
-    for g in grads:
-        g.copy_(flat[offset : offset + g.numel()].view_as(g))
-        offset += g.numel()
-
-
-def _broadcast_buffers(model: nn.Module) -> None:
-    """Give every rank rank 0's buffers (BatchNorm running statistics), as DDP's ``broadcast_buffers`` does."""
-    for b in model.buffers():
-        dist.broadcast(b, src=0)
-
-
-def _make_optimizer(
-    params: list[torch.nn.Parameter], o: OptimConfig, options: dict[str, bool] | None = None
-) -> torch.optim.Optimizer:
-    kw: dict[str, Any] = dict(options or {})
-    if o.optimizer == "adam":
-        return torch.optim.Adam(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay, **kw)
-    if o.optimizer == "adamax":
-        kw.pop("fused", None)  # Adamax has no fused kernel: use the multi-tensor one
-        if options:
-            kw["foreach"] = True
-        return torch.optim.Adamax(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay, **kw)
-    raise ConfigError(f"unknown optimizer {o.optimizer!r} (adam, adamax)")
-
-
-def _make_scheduler(optimizer: torch.optim.Optimizer, o: OptimConfig, steps: int) -> Any:
-    if o.schedule == "multistep":
-        return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(o.milestones), gamma=o.gamma)
-    if o.schedule == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="max", factor=o.gamma, patience=o.plateau_patience, min_lr=o.min_lr
-        )
-    if o.schedule == "multistep-plateau":
-        return _MultiStepThenPlateau(optimizer, o)
-    if o.schedule == "linear":
-        start, span = o.decay_start, max(1, steps - o.decay_start)
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, _LinearDecay(start, span))
-    raise ConfigError(f"unknown schedule {o.schedule!r} (multistep, plateau, multistep-plateau, linear)")
-
-
-class _MultiStepThenPlateau:
-    """``MultiStepLR`` on steps; from the last milestone on, also ``ReduceLROnPlateau`` on the validation metric
-    (IRAE's paper rule: 1e-3, ×0.2 at epoch 50, then ×0.2 after ``plateau_patience`` validations without a gain).
-    Both multiply the optimiser's current rate, so they compose."""
-
-    def __init__(self, optimizer: torch.optim.Optimizer, o: OptimConfig) -> None:
-        self.multistep = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(o.milestones), gamma=o.gamma)
-        self.plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="max", factor=o.gamma, patience=o.plateau_patience, min_lr=o.min_lr
-        )
-        self.start = max(o.milestones, default=0)
-
-    def step(self) -> None:
-        self.multistep.step()
-
-    def step_metric(self, value: float) -> None:
-        if self.multistep.last_epoch >= self.start:
-            self.plateau.step(value)
-
-    def configure(self, o: OptimConfig) -> None:
-        from collections import Counter
-
-        self.multistep.milestones = Counter(o.milestones)
-        self.multistep.gamma = self.plateau.factor = o.gamma
-        self.plateau.patience = o.plateau_patience
-        self.start = max(o.milestones, default=0)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"multistep": self.multistep.state_dict(), "plateau": self.plateau.state_dict(), "start": self.start}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.multistep.load_state_dict(state["multistep"])
-        self.plateau.load_state_dict(state["plateau"])
-        self.start = int(state["start"])
-
-
-@dataclass(frozen=True)
-class _LinearDecay:
-    """LR factor 1 until ``start``, then linear to 0 over ``span`` steps (picklable for checkpoints)."""
-
-    start: int
-    span: int
-
-    def __call__(self, step: int) -> float:
-        return 1.0 if step < self.start else max(0.0, 1.0 - (step - self.start) / self.span)
-
-
-def _apply_schedule_config(scheduler: Any, o: OptimConfig, steps: int) -> None:
-    """After loading a scheduler's state, let the current config's schedule settings win (a run resumed with
-    ``--set train.steps=... --set train.optim.milestones=[...]`` follows the new schedule from there on)."""
-    from collections import Counter
-
-    if isinstance(scheduler, torch.optim.lr_scheduler.MultiStepLR):
-        scheduler.milestones = Counter(o.milestones)
-        scheduler.gamma = o.gamma
-    elif isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-        scheduler.factor, scheduler.patience = o.gamma, o.plateau_patience
-    elif isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR):
-        scheduler.lr_lambdas = [_LinearDecay(o.decay_start, max(1, steps - o.decay_start))]
-    elif isinstance(scheduler, _MultiStepThenPlateau):
-        scheduler.configure(o)
-
-
-def _select_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            local = int(os.environ.get("LOCAL_RANK", 0))
-            return torch.device("cuda", local)
-        return torch.device("cpu")
-    return torch.device(name)
-
-
-def _init_distributed(device: torch.device) -> tuple[int, int]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return 0, 1
-    if not dist.is_initialized():
-        backend = "nccl" if device.type == "cuda" else "gloo"
-        if device.type == "cuda":
-            torch.cuda.set_device(device)
-        dist.init_process_group(backend=backend)
-    return dist.get_rank(), dist.get_world_size()
 
 
 class _JsonlLogger:
@@ -375,7 +215,7 @@ def _truncate_log(path: Path, step: int) -> None:
 
 
 def fit(
-    task: Task,
+    task: BaseTask[Any],
     run_dir: str | Path,
     resume: bool = True,
     progress: bool = True,
@@ -385,7 +225,7 @@ def fit(
     """Train ``task`` into ``run_dir`` (resuming from ``run_dir/last`` when present and ``resume``).
 
     Args:
-        task: the model family's task object.
+        task: the model family's task (a :class:`~invrestore.train.task.BaseTask`).
         run_dir: output folder (config.yaml, metrics.jsonl, last/, best/).
         resume: continue from the last checkpoint if there is one.
         progress: show a tqdm bar on rank 0.
@@ -397,12 +237,12 @@ def fit(
     cfg = task.train
     fast.check_fast_config(cfg)
     run_dir = Path(run_dir)
-    device = _select_device(cfg.device)
+    device = select_device(cfg.device)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = cfg.tf32
         torch.backends.cudnn.allow_tf32 = cfg.tf32
         torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
-    rank, world = _init_distributed(device)
+    rank, world = init_distributed(device)
     is_main = rank == 0
     if is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -416,17 +256,13 @@ def fit(
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     if cfg.precision != "float32" and cfg.flow_float32:
         fast.keep_flows_in_float32(model)
-    groups: dict[str, list[torch.nn.Parameter]]
-    if hasattr(task, "param_groups"):
-        groups = task.param_groups(model)
-    else:
-        groups = {"main": [p for p in model.parameters() if p.requires_grad]}
-    ocfgs: dict[str, OptimConfig] = task.optim_configs() if hasattr(task, "optim_configs") else {"main": cfg.optim}
+    groups = task.param_groups(model)
+    ocfgs: dict[str, OptimConfig] = task.optim_configs()
     if set(groups) != set(ocfgs):
         raise ConfigError(f"parameter groups {sorted(groups)} do not match optimiser configs {sorted(ocfgs)}")
     opt_options = fast.optimizer_options(cfg, device)
-    optimizers = {name: _make_optimizer(groups[name], ocfgs[name], opt_options) for name in groups}
-    schedulers = {name: _make_scheduler(optimizers[name], ocfgs[name], cfg.steps) for name in groups}
+    optimizers = {name: make_optimizer(groups[name], ocfgs[name], opt_options) for name in groups}
+    schedulers = {name: make_scheduler(optimizers[name], ocfgs[name], cfg.steps) for name in groups}
     scaler = fast.make_scaler(cfg, device)
 
     step = 0
@@ -442,7 +278,7 @@ def fit(
         for name in optimizers:
             optimizers[name].load_state_dict(train_state["optimizers"][name])
             schedulers[name].load_state_dict(train_state["schedulers"][name])
-            _apply_schedule_config(schedulers[name], ocfgs[name], cfg.steps)
+            apply_schedule_config(schedulers[name], ocfgs[name], cfg.steps)
         if scaler is not None and train_state.get("scaler") is not None:
             scaler.load_state_dict(train_state["scaler"])
         step = int(train_state["step"])
@@ -453,11 +289,11 @@ def fit(
             _truncate_log(log_path, step)
 
     net: nn.Module = model
-    allreduce = world > 1 and getattr(task, "sync_gradients", "ddp") == "allreduce"
+    allreduce = world > 1 and task.sync_gradients == "allreduce"
     if world > 1 and not allreduce:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
     elif allreduce:
-        _broadcast_buffers(model)  # same start everywhere (the parameters are equal by the seeded init)
+        broadcast_buffers(model)  # same start everywhere (the parameters are equal by the seeded init)
 
     dataset = task.train_dataset()
     n = len(dataset)  # type: ignore[arg-type]
@@ -583,7 +419,7 @@ def fit(
         else:
             loss.backward()
         if allreduce:
-            _allreduce_gradients(model, world)
+            allreduce_gradients(model, world)
         step_bad = loss_bad
         norms: dict[str, torch.Tensor] = {}
         for name, opt in optimizers.items():
@@ -614,7 +450,7 @@ def fit(
         if scaler is not None:
             scaler.update()
         if allreduce:
-            _broadcast_buffers(model)
+            broadcast_buffers(model)
         step += 1
         for k, v in metrics.items():
             if torch.is_tensor(v):
@@ -701,6 +537,6 @@ def fit(
     if bar is not None:
         bar.close()
     if world > 1:
-        _check_ranks_in_sync(model)
+        check_ranks_in_sync(model)
         dist.barrier()
     return FitResult(step=step, best=best, last_metrics=last_val, run_dir=run_dir, world_size=world)

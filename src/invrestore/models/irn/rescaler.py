@@ -1,4 +1,4 @@
-"""IRN as a :class:`~invrestore.evaluation.RescalingMethod` (for ``invrestore eval`` and validation)."""
+"""IRN as a :class:`~invrestore.degradations.rescaling.RescalingMethod` (for ``invrestore eval`` and validation)."""
 
 from __future__ import annotations
 
