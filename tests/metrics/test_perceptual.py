@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from invrestore.errors import CheckpointError, ConfigError, ImageShapeError
-from invrestore.metrics.perceptual import LPIPS, FeatureStats, frechet_distance, load_lpips_heads
 from invrestore.metrics.backbones import AlexNetFeatures, VGG16Features
+from invrestore.metrics.perceptual import LPIPS, FeatureStats, frechet_distance, load_lpips_heads
 
 # torchvision's conv indices in alexnet().features and vgg16().features
 ALEX_CONVS = [0, 3, 6, 8, 10]
