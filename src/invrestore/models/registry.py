@@ -91,7 +91,7 @@ class TaskEntry:
 
 
 MODELS: dict[str, ModelEntry] = {}
-#: What each decorator declared as ``pretrained`` (checked against the manifest by the tests).
+#: What each registration declared as ``pretrained`` (checked against the manifest by the tests).
 DECLARED_PRETRAINED: dict[str, str | None] = {}
 
 
@@ -128,9 +128,9 @@ def check_kwargs(name: str, builder: Callable[..., Any], kwargs: Mapping[str, An
 
 def register_model(
     name: str,
-    builder: Callable[..., nn.Module] | str | None = None,
-    *legacy: Any,
-    family: str = "",
+    builder: Callable[..., nn.Module],
+    *,
+    family: str,
     description: str = "",
     kwargs: Mapping[str, Any] | None = None,
     params: int | None = None,
@@ -143,9 +143,6 @@ def register_model(
     ``pretrained``/``task`` are what the model's author declares about shipped weights; the weights manifest is
     the authority at run time and the tests check that the two agree.
     """
-    if builder is None or isinstance(builder, str):  # MIGRATION ONLY: the old decorator style
-        desc = legacy[0] if legacy else description
-        return _legacy_register(name, family or str(builder), desc, pretrained, task)  # type: ignore[return-value]
     if name in MODELS:
         raise ValueError(f"model {name!r} is registered twice")
     kw = dict(kwargs or {})
@@ -154,20 +151,6 @@ def register_model(
     DECLARED_PRETRAINED[name] = pretrained
     MODELS[name] = entry
     return entry
-
-
-def _legacy_register(
-    name: str, family: str, description: str, pretrained: str | None, task: str | None
-) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    def deco(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if name in MODELS:
-            raise ValueError(f"model {name!r} is registered twice")
-        DECLARED_PRETRAINED[name] = pretrained
-        desc = description or (fn.__doc__ or "").strip().split("\n")[0]
-        MODELS[name] = ModelEntry(name, fn, family, desc, {}, None, None, pretrained, task)
-        return fn
-
-    return deco
 
 
 def register_task(key: str, config: type) -> Callable[[type[T]], type[T]]:
