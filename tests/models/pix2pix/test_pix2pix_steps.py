@@ -27,7 +27,7 @@ from invrestore.models.pix2pix.steps import (
     training_losses,
 )
 
-TINY = Pix2PixConfig(generator=GeneratorConfig(depth=3, ngf=8), discriminator=DiscriminatorConfig(ndf=8))
+TINY = Pix2PixConfig(model={"name": "pix2pix-unet-3", "ngf": 8}, discriminator=DiscriminatorConfig(ndf=8))
 
 
 def _toy_batch() -> dict[str, torch.Tensor]:
@@ -120,23 +120,33 @@ def test_config_accepts_overrides_and_rejects_unknown_keys() -> None:
     from invrestore.train.config import merge_config
 
     cfg = merge_config(Pix2PixConfig, overrides=["loss.gan_mode=lsgan", "generator.depth=5"])
-    assert cfg.loss.gan_mode == "lsgan" and cfg.generator.depth == 5
+    assert cfg.loss.gan_mode == "lsgan" and cfg.model.depth == 5  # the older generator: form folds into model
     with pytest.raises(ConfigError):
         merge_config(Pix2PixConfig, overrides=["generator.nope=1"])
+    cfg = merge_config(Pix2PixConfig, overrides=["model.name=pix2pix-unet-5-ia15-subpix", "model.ngf=16"])
+    assert cfg.model.info_accum_layers == 15 and cfg.model.depth == 5 and cfg.model.ngf == 16  # the entry's settings
+    with pytest.raises(ConfigError, match=r"model\.dropout does not apply to pix2pix-encdec-3"):
+        merge_config(Pix2PixConfig, overrides=["model.name=pix2pix-encdec-3", "model.dropout=false"])
+    with pytest.raises(ConfigError, match=r"model\.name must be a pix2pix generator"):
+        merge_config(Pix2PixConfig, overrides=["model.name=pix2pix-patchgan"])
 
 
-def test_the_config_parts_are_registry_entries_and_their_keyword_arguments() -> None:
+def test_the_model_configs_are_their_constructors_keyword_arguments() -> None:
     import dataclasses
     import inspect
 
+    from invrestore.models.pix2pix.config import EncDecGeneratorConfig, UNetGeneratorConfig, generator_config
     from invrestore.models.registry import MODELS, build_model
 
-    for part in (GeneratorConfig(), DiscriminatorConfig()):
-        accepted = set(inspect.signature(MODELS[part.name].builder).parameters)
-        assert {f.name for f in dataclasses.fields(part)} <= accepted, part.name
-    assert count_parameters(build_model(GeneratorConfig(depth=5))) == 16_659_075  # = pix2pix-unet-5
-    encdec = build_model(GeneratorConfig(arch="encdec", depth=3, ngf=8))
-    assert type(encdec).__name__ == "EncoderDecoderGenerator"
+    for cfg in (UNetGeneratorConfig(), EncDecGeneratorConfig(), DiscriminatorConfig()):
+        accepted = set(inspect.signature(MODELS[cfg.name].builder).parameters)
+        fields = {f.name for f in dataclasses.fields(cfg)} - {"name"}
+        assert fields <= accepted and (fields == accepted or cfg.name == "pix2pix-patchgan"), cfg.name
+    assert count_parameters(build_model(generator_config("pix2pix-unet-5"))) == 16_659_075
+    # the older generator: form (configs saved before model:) builds the same network
+    old = Pix2PixConfig(generator=GeneratorConfig(arch="encdec", depth=3, ngf=8, dropout=True))
+    assert old.generator is None and old.model == generator_config("pix2pix-encdec-3", ngf=8)
+    assert type(build_model(old.model)).__name__ == "EncoderDecoderGenerator"
 
 
 def test_bad_values_are_refused_when_the_config_is_built() -> None:
@@ -144,7 +154,8 @@ def test_bad_values_are_refused_when_the_config_is_built() -> None:
 
     for override, key in [
         ("generator.arch=resnet", "generator.arch"),
-        ("generator.norm=group", "generator.norm"),
+        ("model.norm=group", "model.norm"),
+        ("model.depth=0", "model.depth"),
         ("loss.gan_mode=wgan", "loss.gan_mode"),
         ("data.task=deblur", "data.task"),
         ("crop_size=100", "crop_size"),

@@ -10,7 +10,6 @@ from invrestore.models.pix2pix.model import (
     UNetGenerator,
     count_parameters,
     pad_to_multiple,
-    pix2pix_generator,
     pix2pix_test_mode,
     restore,
 )
@@ -26,7 +25,6 @@ __all__ = [
     "UNetGenerator",
     "count_parameters",
     "pad_to_multiple",
-    "pix2pix_generator",
     "pix2pix_test_mode",
     "probe",
     "restore",

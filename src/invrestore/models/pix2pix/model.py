@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -49,7 +48,6 @@ __all__ = [
     "init_pix2pix_",
     "level_channels",
     "pad_to_multiple",
-    "pix2pix_generator",
     "pix2pix_test_mode",
     "restore",
 ]
@@ -412,48 +410,6 @@ class EncoderDecoderGenerator(nn.Module):
         _check_multiple(x, self.multiple)
         out: Tensor = self.decoder(self.encoder(self.info_accum(x)))
         return out
-
-
-def pix2pix_generator(
-    arch: str = "unet",
-    depth: int = 8,
-    in_channels: int = 3,
-    out_channels: int = 3,
-    ngf: int = 64,
-    max_channels: int | None = None,
-    norm: str = "batch",
-    dropout: bool = True,
-    subpix_top: bool = False,
-    icnr: bool = False,
-    info_accum_layers: int = 0,
-    info_accum_growth: int = 4,
-    info_accum_positions: Sequence[int] = (1,),
-    init_gain: float = 0.02,
-) -> nn.Module:
-    """The generator of a training config (``generator:`` in a pix2pix preset): UNet-N (``arch="unet"``) or
-    En/Decoder-N (``arch="encdec"``), the other arguments passed on; En/Decoder-N has no dropout, no ICNR and its
-    InfoAccum sits before the generator, so ``dropout``, ``icnr`` and ``info_accum_positions`` only shape UNet-N.
-
-    Raises:
-        ConfigError: an unknown ``arch``.
-    """
-    common: dict[str, Any] = {
-        "depth": depth,
-        "in_channels": in_channels,
-        "out_channels": out_channels,
-        "ngf": ngf,
-        "max_channels": max_channels,
-        "norm": norm,
-        "subpix_top": subpix_top,
-        "info_accum_layers": info_accum_layers,
-        "info_accum_growth": info_accum_growth,
-        "init_gain": init_gain,
-    }
-    if arch == "unet":
-        return UNetGenerator(**common, dropout=dropout, icnr=icnr, info_accum_positions=info_accum_positions)
-    if arch == "encdec":
-        return EncoderDecoderGenerator(**common)
-    raise ConfigError(f"generator.arch must be 'unet' or 'encdec', not {arch!r}")
 
 
 # -- discriminator ------------------------------------------------------------------------------------------------

@@ -48,9 +48,9 @@ def to_model_range(x: Tensor) -> Tensor:
 
 
 def build_pix2pix(cfg: Pix2PixConfig) -> Pix2Pix:
-    """Generator + PatchGAN discriminator from the config's two model parts, through the registry
-    (``build_model(cfg.generator)``, ``build_model(cfg.discriminator)``), both with pix2pix initialisation."""
-    return Pix2Pix(build_model(cfg.generator), build_model(cfg.discriminator))
+    """Generator + PatchGAN discriminator through the registry (``build_model(cfg.model)``,
+    ``build_model(cfg.discriminator)``), both with pix2pix initialisation."""
+    return Pix2Pix(build_model(cfg.model), build_model(cfg.discriminator))
 
 
 def _pix2pix(model: nn.Module) -> Pix2Pix:
@@ -153,7 +153,7 @@ class Pix2PixTask(BaseTask[Pix2PixConfig]):
 
     def __init__(self, cfg: Pix2PixConfig) -> None:
         super().__init__(cfg)
-        self.name = f"pix2pix-{cfg.generator.arch}-{cfg.generator.depth}"
+        self.name = f"pix2pix-{cfg.model.arch}-{cfg.model.depth}"
 
     def build_model(self) -> nn.Module:
         return build_pix2pix(self.cfg)

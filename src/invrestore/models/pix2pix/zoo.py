@@ -4,12 +4,11 @@
   ``pix2pix-unet-8`` is pix2pix's ``unet_256``.
 - the paper's variants of UNet-5 (SubPixUpsamp, InfoAccum-15, both: the paper's final generator) and the 70×70
   PatchGAN discriminator;
-- ``pix2pix-generator``: the generator a training config describes (``generator:`` in a preset,
-  :class:`~invrestore.models.pix2pix.config.GeneratorConfig`), by default UNet-8;
 - ``pix2pix-derain``: the paper's final generator at ngf 16 with shipped synthetic-deraining weights.
 
-``trainer="pix2pix"``: all of them are trained by the ``pix2pix`` task (:class:`~invrestore.models.pix2pix.steps.
-Pix2PixTask`, a generator with the PatchGAN), the generator chosen by the preset's ``generator:`` section.
+``trainer="pix2pix"``: the generators are what the ``pix2pix`` task trains as its ``model:``
+(:class:`~invrestore.models.pix2pix.steps.Pix2PixTask`, a generator with the PatchGAN). The PatchGAN has
+``trainer=None``: it is trained only as the task's discriminator (``discriminator:``), never as its ``model:``.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from invrestore.models.pix2pix.model import (
     EncoderDecoderGenerator,
     PatchDiscriminator,
     UNetGenerator,
-    pix2pix_generator,
 )
 from invrestore.models.registry import register_model
 
@@ -216,17 +214,9 @@ register_model(
     "pix2pix-patchgan",
     PatchDiscriminator,
     family="pix2pix",
-    trainer="pix2pix",
+    trainer=None,  # trained as the pix2pix task's discriminator, not as a model: of its own
     params=2_768_705,
     description="PatchGAN 70×70 conditional discriminator, 6-ch input",
-)
-register_model(
-    "pix2pix-generator",
-    pix2pix_generator,
-    family="pix2pix",
-    trainer="pix2pix",
-    params=54_413_955,
-    description="the generator of a pix2pix training config (arch unet|encdec + its settings; default UNet-8)",
 )
 # Runs with pix2pix's train-mode inference, as in its training run's validation (invrestore.load wraps it in
 # invrestore.models.pix2pix.restorer.Pix2PixRestorer); see weights/pix2pix-derain.md.
