@@ -90,3 +90,29 @@ def test_validation_gives_the_numbers_of_the_irn_evaluation_protocol(data_root: 
         ((images.files[i].stem, images.load(i)) for i in range(len(images))), IRNRescaler(model, seed=0), 2, "irn"
     )
     assert ours == {k: v for k, v in ref.means.items() if v is not None}
+
+
+def test_the_irn_color_step_returns_detached_tensor_metrics_too() -> None:
+    from invrestore.models.irn.color_config import IRNColorConfig
+    from invrestore.models.irn.color_steps import IRNColorTask
+
+    torch.manual_seed(0)
+    task = IRNColorTask(IRNColorConfig())
+    batch = {"x": torch.rand(2, 3, 8, 8), "x_lq": torch.rand(2, 1, 8, 8)}
+    loss, metrics = task.training_step(task.build_model(), batch, torch.Generator().manual_seed(0))
+    assert loss.requires_grad and set(metrics) == {"loss", "l_guide", "l_rec", "l_ce"}
+    assert all(torch.is_tensor(v) and not v.requires_grad for v in metrics.values())
+
+
+def test_fit_on_the_cpu_x2_preset_logs_the_same_metric_keys(data_root: Path, tmp_path: Path) -> None:
+    from invrestore.models.registry import load_task
+
+    preset = Path(__file__).resolve().parents[3] / "configs" / "irn" / "cpu_x2.yaml"
+    sets = (f"data.root={data_root}", "train.log_every=1", "train.val_every=3", "data.val_limit=1")
+    fit(load_task(preset, sets), tmp_path, progress=False, max_steps=3)
+    records = [json.loads(ln) for ln in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in records if r["kind"] == "train"]
+    assert len(train) == 3
+    assert all(set(r) == {"kind", "step", "time", "lr", "loss", "l_guide", "l_rec", "l_ce", "grad_norm"} for r in train)
+    val = next(r for r in records if r["kind"] == "val")
+    assert set(val) == {"kind", "step", "psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb"}
