@@ -26,6 +26,10 @@ __all__ = ["OptimConfig", "TrainConfig", "config_to_yaml", "load_config", "merge
 
 T = TypeVar("T")
 
+#: What ``train.optim.optimizer`` and ``train.optim.schedule`` accept (see :mod:`invrestore.train.schedules`).
+OPTIMIZERS = ("adam", "adamax")
+SCHEDULES = ("multistep", "plateau", "multistep-plateau", "linear")
+
 
 @dataclass(frozen=True)
 class OptimConfig:
@@ -55,6 +59,24 @@ class OptimConfig:
     min_lr: float = 0.0
     decay_start: int = 0
     stop_lr: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"train.optim.optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"train.optim.schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
+        if not self.lr > 0:
+            raise ConfigError(f"train.optim.lr must be > 0, not {self.lr}")
+        if not self.gamma > 0:
+            raise ConfigError(f"train.optim.gamma must be > 0, not {self.gamma}")
+        for key in ("weight_decay", "grad_clip", "min_lr", "stop_lr"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"train.optim.{key} must be >= 0, not {getattr(self, key)}")
+        for key in ("plateau_patience", "decay_start"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"train.optim.{key} must be >= 0, not {getattr(self, key)}")
+        if any(m < 0 for m in self.milestones):
+            raise ConfigError(f"train.optim.milestones must be step numbers >= 0, not {list(self.milestones)}")
 
 
 @dataclass(frozen=True)
@@ -91,6 +113,17 @@ class TrainConfig:
     nan_lr_factor: float = 0.5
     snapshot_every: int = 100  # steps between in-memory snapshots of model + optimisers (rollback only)
     max_rollbacks: int = 1  # a non-finite step after this many rollbacks stops the run with an error
+
+    def __post_init__(self) -> None:
+        for key in ("steps", "batch_size", "log_every", "ckpt_every"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"train.{key} must be at least 1, not {getattr(self, key)}")
+        for key in ("val_every", "num_workers", "max_rollbacks"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"train.{key} must be >= 0, not {getattr(self, key)}")
+        from invrestore.train.fast import check_fast_config  # the fast-path and safeguard settings
+
+        check_fast_config(self)
 
 
 def merge_config(schema: type[T], *sources: Any, overrides: list[str] | tuple[str, ...] = ()) -> T:
