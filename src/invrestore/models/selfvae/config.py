@@ -344,3 +344,11 @@ class SelfVAEConfig:
     data: SelfVAEDataConfig = field(default_factory=SelfVAEDataConfig)
     loss: SelfVAELossConfig = field(default_factory=SelfVAELossConfig)
     train: TrainConfig = field(default_factory=official_train)
+
+    def __post_init__(self) -> None:
+        size, want = self.model.image_size, dataset_image_size(self.data.dataset)
+        if size != want:
+            raise ConfigError(
+                f"model.name: '{self.model.name}' models {size}×{size} images; {self.data.dataset} needs a "
+                f"{want}×{want} model" + (" (e.g. vae-64)" if want == 64 else "")
+            )

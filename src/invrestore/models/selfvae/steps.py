@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 from invrestore.errors import ConfigError, DatasetNotFoundError
 from invrestore.metrics.rate import bits_per_dim
 from invrestore.models.registry import MODELS, build_model, register_task
-from invrestore.models.selfvae.config import DATASETS_64, SelfVAEConfig, SelfVAEModelConfig, dataset_image_size
+from invrestore.models.selfvae.config import DATASETS_64, SelfVAEConfig, SelfVAEModelConfig
 from invrestore.models.selfvae.data import load_cifar10, to_unit, train_val_split
 from invrestore.models.selfvae.losses import (
     importance_log_weights,
@@ -218,18 +218,9 @@ class SelfVAETask(BaseTask[SelfVAEConfig]):
         self._val: Tensor | None = None
 
     def build_model(self) -> nn.Module:
-        """The registered model with the settings of ``cfg.model`` (the config checked the name).
-
-        Raises:
-            ConfigError: the model's image size does not fit ``data.dataset``.
-        """
-        m, dataset = self.cfg.model, self.cfg.data.dataset
-        size, want = m.image_size, dataset_image_size(dataset)
-        if size != want:
-            raise ConfigError(
-                f"'{m.name}' models {size}×{size} images; {dataset} needs a {want}×{want} model"
-                + (" (e.g. vae-64)" if want == 64 else "")
-            )
+        """The registered model with the settings of ``cfg.model`` (the config checked the name and that its image
+        size fits ``data.dataset``)."""
+        m = self.cfg.model
         return build_model(m, **preset_values(m))
 
     def _split(self, split: str) -> Tensor:
