@@ -174,8 +174,7 @@ def rd_cmd(
 ) -> None:
     """Rate–distortion benchmark: real-file bpp, 8-bit PSNR-RGB, MS-SSIM, estimated bpp and the "no quantisation"
     PSNR of learned codecs, against JPEG/WebP/JPEG XL/HEVC-intra at several qualities."""
-    import torch
-
+    from invrestore.api import load_codec
     from invrestore.data import resolve_dataset
     from invrestore.evaluation.rd import (
         REFERENCE_CODECS,
@@ -188,7 +187,6 @@ def rd_cmd(
         rd_points_reference,
     )
     from invrestore.io import atomic_write
-    from invrestore.models.ilc.loading import load_codec
 
     specs = parse_model_specs(models)
     refs = [r.strip().lower() for r in references.split(",") if r.strip() and r.strip().lower() != "none"]
@@ -210,7 +208,7 @@ def rd_cmd(
 
     points: list[RDPoint] = []
     for name, weights in specs:
-        codec = load_codec(name, weights).to(torch.device(device))
+        codec = load_codec(name, weights, device=device).model
         method, quality = method_and_quality(name, Path(weights).stem if weights else None)
         click.echo(f"{name} ({weights or 'shipped weights'}) ...")
         points += rd_points_learned(codec, images, name=method, quality=quality, no_quant=no_quant)

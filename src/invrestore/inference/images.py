@@ -116,12 +116,14 @@ def from_tensor(x: Tensor, like: Like) -> Any:
 
 
 def pad(x: Tensor, multiple: int) -> Tensor:
+    """``x`` reflect-padded (bottom/right) to a multiple of ``multiple`` (unchanged for 1)."""
     from invrestore.imageops import pad_to_multiple
 
     return pad_to_multiple(x, multiple) if multiple > 1 else x
 
 
 def model_device(net: nn.Module) -> torch.device:
+    """The device of ``net``'s first parameter (the CPU for a module without parameters)."""
     p = next(iter(net.parameters()), None)
     return p.device if p is not None else torch.device("cpu")
 
