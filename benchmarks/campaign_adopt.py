@@ -49,7 +49,7 @@ def validation_score(name: str, weights: Path, dataset: str, limit: int) -> floa
     from invrestore.models.registry import load_task
 
     config = str(REPO / str(TARGETS[name]["config"]))
-    sets = [f"model.init_weights={weights}", f"data.val_set={dataset}", f"data.val_limit={limit}"]
+    sets = [f"init_weights={weights}", f"data.val_set={dataset}", f"data.val_limit={limit}"]
     sets += [str(x).format(weights=REPO / "src" / "invrestore" / "weights") for x in TARGETS[name].get("extra", [])]
     task = load_task(config, tuple(sets))
     model = task.build_model().eval()

@@ -41,7 +41,7 @@ one_rate() {  # one_rate Q LAMBDA
   finalize bls2017-128 "$t" "$t/bls2017-128-$q.safetensors"
   # shellcheck disable=SC2046
   "$INV" train configs/ilc/cpu_ilc_small.yaml --run-dir "$i" --no-progress --set "loss.teacher_lmbda=$lmbda" \
-    --set "model.teacher_weights=$t/bls2017-128-$q.safetensors" --set "train.steps=$ILC_STEPS" \
+    --set "teacher.weights=$t/bls2017-128-$q.safetensors" --set "train.steps=$ILC_STEPS" \
     --set "train.val_every=$ILC_STEPS" $(sched "$ILC_STEPS")
   finalize ilc-small "$i" "$i/ilc-small-$q.safetensors"
 }

@@ -52,7 +52,7 @@ TARGETS: dict[str, dict[str, Any]] = {
         "config": "configs/irn/campaign_crm_q90.yaml",
         "share": 0.2,
         "half": True,
-        "extra": ["model.irn_weights={weights}/irn-x2.safetensors"],
+        "extra": ["source.irn_weights={weights}/irn-x2.safetensors"],
     },
     "irn-color": {"config": "configs/irn/campaign_color.yaml", "share": 0.15, "half": False},
 }
@@ -139,7 +139,7 @@ def run_target(name: str, args: argparse.Namespace, share_s: float, runs: Path) 
         raise RuntimeError(f"{init} not found: the campaign resumes from the committed weights (keep them in the tree)")
     run_dir = runs / name
     logfile = runs / f"{name}.log"
-    own = [f"model.init_weights={init}", *[str(x).format(weights=args.weights) for x in spec.get("extra", [])]]
+    own = [f"init_weights={init}", *[str(x).format(weights=args.weights) for x in spec.get("extra", [])]]
     own += list(args.overrides)
     t0 = time.time()
     margin = args.margin

@@ -140,13 +140,13 @@ def main() -> None:
             g_weights = str(args.init / "irn-x2-noise.safetensors")
             for name in jobs:  # a job whose weights DIR lacks starts from scratch
                 if (args.init / OUT_NAMES[name]).is_file():
-                    own[name].append(f"model.init_weights={args.init / OUT_NAMES[name]}")
+                    own[name].append(f"init_weights={args.init / OUT_NAMES[name]}")
         calib = args.runs / "calib"
         procs = {}
         for name in jobs:
             sets = [*own[name], "train.log_every=5", "train.steps=1000000", "train.ckpt_every=1000000"]
             if name == "crm":
-                sets.append(f"model.irn_weights={g_weights}")
+                sets.append(f"source.irn_weights={g_weights}")
             procs[name] = launch(name, calib / name, sets, args.calib, calib / f"{name}.log")
         for name, p in procs.items():
             wait(name, p, calib / f"{name}.log")
@@ -164,7 +164,7 @@ def main() -> None:
             steps = max(10, int(rates[name] * (left - startup)))
             sets = [*own[name], *schedule(name, steps)]
             if name == "crm":
-                sets.append(f"model.irn_weights={g_weights}")
+                sets.append(f"source.irn_weights={g_weights}")
             main_procs[name] = launch(name, runs[name], sets, left - startup, args.runs / f"{name}.log")
         if args.init is None:
             steps = max(10, int(rates["x2noise"] * (t_ft - startup)))
@@ -180,7 +180,7 @@ def main() -> None:
             left_crm = args.budget - (time.time() - T_START) - margin
             steps = max(10, int(rates["crm"] * (left_crm - startup)))
             g_weights = str(args.out / "irn-x2-noise.safetensors")
-            sets = [*own["crm"], *schedule("crm", steps), f"model.irn_weights={g_weights}"]
+            sets = [*own["crm"], *schedule("crm", steps), f"source.irn_weights={g_weights}"]
             main_procs["crm"] = launch("crm", runs["crm"], sets, left_crm - startup, args.runs / "crm.log")
         for name, p in main_procs.items():
             wait(name, p, args.runs / f"{name}.log")

@@ -17,7 +17,7 @@ its last third). ``--json`` writes all of it.
 
 Usage::
 
-    python benchmarks/train_step_speed.py configs/irn/gpu_crm_q90.yaml --set model.irn_weights=W [--cudnn-benchmark]
+    python benchmarks/train_step_speed.py configs/irn/gpu_crm_q90.yaml --set source.irn_weights=W [--cudnn-benchmark]
     python benchmarks/train_step_speed.py configs/irn/cpu_x2.yaml --compare --steps 300 --repeats 2
 """
 

@@ -224,7 +224,7 @@ def test_bench_codecs_bicubic_and_jpeg_rows(irn: tuple[IRN, Path], tmp_path: Pat
 
 
 def _bicubic_lr(path: Path, s: int) -> np.ndarray:
-    from invrestore.evaluation.methods import BicubicMethod
+    from invrestore.degradations.rescaling import BicubicMethod
     from invrestore.io import to_uint8
 
     x = read_image(path, mode="rgb")

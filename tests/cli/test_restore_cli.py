@@ -123,7 +123,7 @@ def test_weights_from_a_training_run_use_its_config(tmp_path: Path, images: list
 
 def _pix2pix_run(tmp_path: Path, task: str = "derain") -> Path:
     """A tiny pix2pix training run folder: config.yaml + last/model.safetensors (random G and D)."""
-    from invrestore.cli.train import load_task
+    from invrestore.models.registry import load_task
 
     run_dir = tmp_path / f"p2p_{task}"
     (run_dir / "last").mkdir(parents=True)

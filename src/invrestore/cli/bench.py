@@ -117,8 +117,8 @@ def bench_codecs(
     from invrestore.api import load_rescaler
     from invrestore.codecs import FLIF_NOTE, describe, encode_lossless, jxl_available
     from invrestore.data import ImageFolder, modcrop, resolve_dataset
+    from invrestore.degradations.rescaling import BicubicMethod
     from invrestore.evaluation.jpeg_rd import psnr_u8
-    from invrestore.evaluation.methods import BicubicMethod
     from invrestore.io import atomic_write, to_uint8
 
     codecs = [c.strip() for c in codec_list.split(",") if c.strip()]

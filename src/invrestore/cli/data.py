@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from invrestore.data.registry import DATASETS, resolve_data_root, resolve_dataset
+from invrestore.data.registry import DATASETS, locate_dataset, resolve_data_root, resolve_dataset
 from invrestore.errors import DatasetNotFoundError
 
 
@@ -21,6 +21,18 @@ def list_cmd(data_root: str | None) -> None:
     click.echo(f"data root: {root}")
     click.echo(f"{'dataset':<18} {'kind':<6} {'status':<9} {'images':>14}  location")
     for info in DATASETS.values():
+        if info.splits and not info.candidates and info.ids_file is None:  # loaded by split (CelebA, SIDD, ...)
+            try:
+                path = locate_dataset(info.name, root)
+                if path.resolve() == root.resolve():  # the root's own train/, test/ folders belong to other sets
+                    raise DatasetNotFoundError(info.name)
+            except DatasetNotFoundError:
+                click.echo(f"{info.name:<18} {info.kind:<6} {'missing':<9} {'-':>14}  {info.description}")
+                continue
+            rel = path.relative_to(root) if path.is_relative_to(root) else path
+            splits = "splits: " + ",".join(info.splits)
+            click.echo(f"{info.name:<18} {info.kind:<6} {'found':<9} {splits:>14}  {rel}")
+            continue
         try:
             r = resolve_dataset(info.name, root)
         except DatasetNotFoundError:

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from invrestore.cli.train import load_task
 from invrestore.errors import ConfigError
 from invrestore.models import create_model
+from invrestore.models.registry import load_task
 from invrestore.models.selfvae import (
     CifarImages,
     SelfVAEConfig,
