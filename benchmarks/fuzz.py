@@ -94,6 +94,7 @@ def irn_target() -> Target:
     from invrestore.codecs import encode_jpeg
     from invrestore.entropy.irnpack import decode_payload, read_pack, write_pack
     from invrestore.io import to_uint8
+    from invrestore.zoo import pack_names
 
     lr = to_uint8(_seed_image(6, 5))
     header = {"model": "irn-x2", "scale": 2, "size": [12, 10], "lr_size": [6, 5], "channels": 3, "codec": "jpeg"}
@@ -102,7 +103,7 @@ def irn_target() -> Target:
     seed = write_pack(header, payload)
 
     def decode(data: bytes) -> Any:
-        head, pay = read_pack(data, "fuzz.irn")
+        head, pay = read_pack(data, "fuzz.irn", names=pack_names())  # as unpack reads it
         y = decode_payload(pay, head["codec"], "fuzz.irn")
         lh, lw = head["lr_size"]
         if tuple(y.shape) != (3, lh, lw):

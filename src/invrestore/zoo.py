@@ -280,6 +280,17 @@ def load_run_task(config: str | Path) -> Any:
 RESTORATION_BASES = ("irae", "dncnn", "ffdnet", "unet", "arcnn")
 
 
+def pack_names() -> Any:
+    """The names an IRNPACK file may name: the registered IRN rescaling models and the shipped CRMs
+    (:class:`~invrestore.entropy.irnpack.PackNames`, for ``read_pack(..., names=pack_names())``)."""
+    from invrestore.entropy.irnpack import PackNames
+    from invrestore.models.irn.crm import SHIPPED_CRMS
+    from invrestore.models.registry import list_models
+
+    models = tuple(n for n in list_models("irn") if n not in SHIPPED_CRMS and not n.startswith("crm"))
+    return PackNames(models=models, crms=tuple(SHIPPED_CRMS))
+
+
 def restoration_models() -> tuple[str, ...]:
     """Names ``invrestore restore`` accepts: IRAE, the baselines (also their shipped-weights and KAIR variants) and
     the pix2pix generators (not the discriminator)."""

@@ -19,6 +19,7 @@ from invrestore.io import read_image, write_image
 from invrestore.models.irn.model import IRN
 from invrestore.models.registry import create_model
 from invrestore.train import save_weights
+from invrestore.zoo import pack_names
 
 CODECS = [c for c in LOSSLESS_CODECS if c != "jxl" or jxl_available()]
 
@@ -186,6 +187,16 @@ def test_malformed_pack_files_are_refused(tmp_path: Path) -> None:
     for name, data in bad.items():
         with pytest.raises(InvalidBitstream):
             read_pack(data, name)
+    # a well-formed pack that names something we do not ship is refused by unpack (no path from a file)
+    for field, value, says in (("model", "irn-x5", "not a registered IRN"), ("model", "crm-q90", "not a registered")):
+        forged = tmp_path / f"forged-{value}.irn"
+        forged.write_bytes(write_pack(dict(head, **{field: value}), payload))
+        code, msg = run("unpack", str(forged), "-o", str(tmp_path / "f.png"))
+        assert code == 1 and says in msg and not (tmp_path / "f.png").exists(), msg
+    jpeg_head = dict(head, codec="jpeg", quality=90, subsampling="4:2:0", crm="crm-q42")
+    with pytest.raises(InvalidBitstream, match="not a shipped CRM"):
+        read_pack(write_pack(jpeg_head, payload), "x.irn", names=pack_names())
+    assert read_pack(write_pack(jpeg_head, payload))[0]["crm"] == "crm-q42"  # the container alone checks forms only
     f = tmp_path / "bad.irn"
     f.write_bytes(bad["crc"])
     code, msg = run("unpack", str(f), "-o", str(tmp_path / "o.png"))

@@ -18,6 +18,7 @@ import torch
 
 from invrestore.entropy.irnpack import decode_payload, read_pack, write_pack
 from invrestore.errors import ConfigError, InvalidBitstream
+from invrestore.zoo import pack_names
 
 __all__ = ["pack", "unpack"]
 
@@ -115,7 +116,7 @@ def pack(
     else:
         payload = encode_lossless(lr, codec, effort)
     data = write_pack(header, payload)
-    read_pack(data, output)  # never write a file unpack would refuse
+    read_pack(data, output, names=pack_names())  # never write a file unpack would refuse
     with atomic_write(output) as fh:
         fh.write(data)
     bpp = 8 * len(data) / (h * w)
@@ -191,7 +192,7 @@ def unpack(
     path = Path(file)
     if not path.is_file():
         raise ImageReadError(path, "no such file" if not path.exists() else "not a regular file")
-    header, payload = read_pack(path.read_bytes(), str(path))
+    header, payload = read_pack(path.read_bytes(), str(path), names=pack_names())
     hh, ww = header["size"]
     if hh * ww > get_max_pixels():
         raise InvalidBitstream(

@@ -39,6 +39,7 @@ import math
 import re
 import struct
 import zlib
+from dataclasses import dataclass
 from typing import Any
 
 from invrestore.errors import InvalidBitstream
@@ -48,6 +49,7 @@ __all__ = [
     "FORMAT_VERSION",
     "MAGIC",
     "SUBSAMPLINGS",
+    "PackNames",
     "decode_payload",
     "read_pack",
     "validate_header",
@@ -88,13 +90,22 @@ def _int_pair(header: dict[str, Any], key: str, source: str) -> tuple[int, int]:
     return int(v[0]), int(v[1])
 
 
-def validate_header(header: object, source: str = "file", check_names: bool = True) -> dict[str, Any]:
+@dataclass(frozen=True)
+class PackNames:
+    """The model and CRM names a pack may name (the caller's registry; this container knows no models)."""
+
+    models: tuple[str, ...]
+    crms: tuple[str, ...]
+
+
+def validate_header(header: object, source: str = "file", names: PackNames | None = None) -> dict[str, Any]:
     """Check every field of a pack header (types, ranges, consistency; see the module docstring).
 
     Args:
         header: the parsed JSON header.
         source: name of the file, for the messages.
-        check_names: also check that ``model`` and ``crm`` are registered names (the registry is imported).
+        names: also check that ``model`` and ``crm`` are among these names (see
+            :func:`invrestore.zoo.pack_names`); None: only their form is checked.
 
     Returns:
         The header (unchanged).
@@ -144,30 +155,26 @@ def validate_header(header: object, source: str = "file", check_names: bool = Tr
         crm = header["crm"]
         if crm is not None and not (isinstance(crm, str) and _NAME_RE.fullmatch(crm)):
             raise InvalidBitstream(f"{source}: header field 'crm' must be null or a shipped CRM name, not {crm!r}")
-    if check_names:
-        _check_registered(header, source)
+    if names is not None:
+        _check_names(header, source, names)
     return header
 
 
-def _check_registered(header: dict[str, Any], source: str) -> None:
-    from invrestore.models.irn.crm import SHIPPED_CRMS
-    from invrestore.models.registry import list_models
-
-    rescalers = [n for n in list_models("irn") if n not in SHIPPED_CRMS and not n.startswith("crm")]
-    if header["model"] not in rescalers:
+def _check_names(header: dict[str, Any], source: str, names: PackNames) -> None:
+    if header["model"] not in names.models:
         raise InvalidBitstream(
             f"{source} names the model {header['model']!r}, which is not a registered IRN rescaling model "
-            f"({', '.join(rescalers)})"
+            f"({', '.join(names.models)})"
         )
     crm = header.get("crm")
-    if crm is not None and crm not in SHIPPED_CRMS:
+    if crm is not None and crm not in names.crms:
         raise InvalidBitstream(
-            f"{source} names the CRM {crm!r}, which is not a shipped CRM ({', '.join(SHIPPED_CRMS)}); "
+            f"{source} names the CRM {crm!r}, which is not a shipped CRM ({', '.join(names.crms)}); "
             "pass --crm PATH (or --crm none) to unpack"
         )
 
 
-def read_pack(data: bytes, source: str = "file", check_names: bool = True) -> tuple[dict[str, Any], bytes]:
+def read_pack(data: bytes, source: str = "file", names: PackNames | None = None) -> tuple[dict[str, Any], bytes]:
     """Parse and validate a pack file into ``(header, payload)``.
 
     Raises:
@@ -202,7 +209,7 @@ def read_pack(data: bytes, source: str = "file", check_names: bool = True) -> tu
         header = json.loads(data[start : start + n].decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise InvalidBitstream(f"{source} has a corrupt header: {str(e)[:100]}") from e
-    header = validate_header(header, source, check_names=False)
+    header = validate_header(header, source)
     payload = data[start + n + 4 :]
     if len(payload) != header["payload_bytes"]:
         raise InvalidBitstream(
@@ -211,8 +218,8 @@ def read_pack(data: bytes, source: str = "file", check_names: bool = True) -> tu
         )
     if zlib.crc32(payload) != header["crc32"]:
         raise InvalidBitstream(f"{source} is corrupt (payload CRC-32 mismatch)")
-    if check_names:
-        _check_registered(header, source)
+    if names is not None:
+        _check_names(header, source, names)
     return header, payload
 
 
