@@ -13,7 +13,7 @@
    set loses more than ``--max-loss`` dB; else it refuses and says why;
 4. on adoption: writes ``<name>.safetensors`` into ``--weights-dir``, appends the run to ``<name>.campaign.json``
    (the cumulative history: steps, GPU-minutes, recipe, scores), regenerates the "GPU campaign" section of the model
-   card ``<name>.md``, updates the weights manifest through ``invrestore.zoo.update_manifest_entry`` when that
+   card ``<name>.md``, updates the weights manifest through ``invrestore.models.catalog.adopt_weights`` when that
    module exists, and prints the README row.
 
 ``--dry-run`` decides and prints without writing. ``--limit N`` scores only the first N images of each set (a
@@ -173,14 +173,9 @@ def adopt(
         if weights_dir.resolve() != PACKAGE_WEIGHTS.resolve():
             print(f"{name}: {weights_dir} is not the package's weights folder: the manifest is left alone")
         else:
-            try:
-                from invrestore import zoo  # the weights manifest (optional: older trees lack it)
-            except ImportError:
-                print(f"{name}: invrestore.zoo not found: update the weights manifest by hand")
-            else:
-                zoo.update_manifest_entry(
-                    name, shipped, tag=f"campaign-{len(history)}", claims=claims, card=f"{name}.md"
-                )
+            from invrestore.models.catalog import adopt_weights
+
+            adopt_weights(name, shipped, tag=f"campaign-{len(history)}", claims=claims, card=f"{name}.md")
         steps = sum(int(h["steps"]) for h in history)
         row = " | ".join(f"{new[d]:.2f}" for d in datasets)
         print(f"README row: | {name} | {row} | +{steps:,} GPU steps ({', '.join(datasets)}; campaign) |")

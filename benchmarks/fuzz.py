@@ -94,7 +94,7 @@ def irn_target() -> Target:
     from invrestore.codecs import encode_jpeg
     from invrestore.entropy.irnpack import decode_payload, read_pack, write_pack
     from invrestore.io import to_uint8
-    from invrestore.zoo import pack_names
+    from invrestore.models.catalog import pack_names
 
     lr = to_uint8(_seed_image(6, 5))
     header = {"model": "irn-x2", "scale": 2, "size": [12, 10], "lr_size": [6, 5], "channels": 3, "codec": "jpeg"}

@@ -12,6 +12,7 @@ import torch
 
 from invrestore import zoo
 from invrestore.errors import CheckpointError, ConfigError
+from invrestore.models.catalog import adopt_weights
 from invrestore.models.registry import DECLARED_PRETRAINED, MODELS, create_model, list_models
 
 MANIFEST = zoo.load_manifest()
@@ -124,7 +125,7 @@ def test_update_manifest_entry_recomputes_hash_and_size(monkeypatch: pytest.Monk
     from invrestore.train.checkpoint import save_weights
 
     save_weights(m.state_dict(), new)
-    zoo.update_manifest_entry("irn-x2", new, tag="h100-s9", claims={"Set5_Y_PSNR": 41.0})
+    adopt_weights("irn-x2", new, tag="h100-s9", claims={"Set5_Y_PSNR": 41.0})
     e = zoo.weights_entry("irn-x2")
     assert (pkg / "irn-x2.safetensors").read_bytes() == new.read_bytes()  # copied in
     assert e.tag == "h100-s9" and e.claims == {"Set5_Y_PSNR": 41.0} and e.card == "irn-x2.md"
@@ -133,9 +134,9 @@ def test_update_manifest_entry_recomputes_hash_and_size(monkeypatch: pytest.Monk
     raw = json.loads((pkg / "manifest.json").read_text())
     assert [w["name"] for w in raw["weights"]] == sorted(MANIFEST)
     with pytest.raises(ConfigError, match="unknown model"):
-        zoo.update_manifest_entry("no-such", new, tag="x", claims={})
+        adopt_weights("no-such", new, tag="x", claims={})
     with pytest.raises(ConfigError, match="tag"):
-        zoo.update_manifest_entry("irn-x2", new, tag="", claims={})
+        adopt_weights("irn-x2", new, tag="", claims={})
 
 
 def test_card_commands_are_the_cards_command_lines() -> None:

@@ -300,7 +300,8 @@ def _load_run(folder: Path, name: str | None) -> tuple[nn.Module, str, str | Non
     """A training run folder (or a weights file inside one): the model built from its config, the weights of its
     best/last checkpoint. This is the one place that turns a run into a model (``invrestore.zoo.run_config`` and
     ``weights_file`` find the files)."""
-    from invrestore.zoo import load_run_task, run_config, weights_file
+    from invrestore.models.registry import load_task
+    from invrestore.zoo import run_config, weights_file
 
     file = weights_file(folder)
     cfg_path = run_config(folder)
@@ -310,7 +311,7 @@ def _load_run(folder: Path, name: str | None) -> tuple[nn.Module, str, str | Non
             return net, label, None, None
         net, label = _load_file(file, name)
         return net, label, None, None
-    task = load_run_task(cfg_path)
+    task = load_task(cfg_path)
     cfg = task.config()
     from invrestore.train.checkpoint import load_weights
 
@@ -406,14 +407,14 @@ def load_restorer(
     name: str | None, weights: str | Path | None = None, *, device: str | torch.device = "cpu"
 ) -> ImageRestorer:
     """:func:`load` for a restoration model (IRAE, a baseline or a pix2pix generator; see
-    :func:`invrestore.zoo.restoration_models`): by name (shipped weights unless ``weights``), or from ``weights``
-    alone when it is a training run (its ``config.yaml`` names the model).
+    :func:`invrestore.models.catalog.restoration_models`): by name (shipped weights unless ``weights``), or from
+    ``weights`` alone when it is a training run (its ``config.yaml`` names the model).
 
     Raises:
         ConfigError: neither given; ``weights`` of a run trained as another model; not a restoration model.
         CheckpointError: as :func:`load`.
     """
-    from invrestore.zoo import restoration_models
+    from invrestore.models.catalog import restoration_models
 
     if name is None and weights is None:
         raise ConfigError("give a restoration model name or its weights")

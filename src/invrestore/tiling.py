@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from invrestore.errors import ConfigError, ImageShapeError, ScaleError
-from invrestore.inference.memory import (
+from invrestore.memory import (
     DEFAULT_CPU_BUDGET,
     TILE_BUCKETS,
     _round_up,

@@ -9,7 +9,9 @@ task, model card and the numbers its card claims. :func:`resolve_weights` finds 
 4. the copy inside the installed package.
 
 A file found in 2–4 must have the manifest's sha256, else :class:`~invrestore.errors.CheckpointError` names the
-file, both hashes and ``invrestore weights verify``. This module imports no torch: ``import invrestore`` stays light.
+file, both hashes and ``invrestore weights verify``. This module imports no torch and no model
+(``import invrestore`` stays light, and the model registry can read the manifest from below); what needs the
+registry (which names restore, pack names, adopting new weights) is in :mod:`invrestore.models.catalog`.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from invrestore.errors import CheckpointError, ConfigError
 __all__ = [
     "ENV_WEIGHTS",
     "FAMILY_TASKS",
-    "RESTORATION_BASES",
     "WeightsEntry",
     "cache_dir",
     "card_commands",
@@ -37,15 +38,12 @@ __all__ = [
     "card_text",
     "file_sha256",
     "load_manifest",
-    "load_run_task",
     "locate_weights",
     "manifest_path",
     "package_weights_dir",
     "resolve_weights",
-    "restoration_models",
     "run_config",
     "search_path",
-    "shipped_restoration_models",
     "update_manifest_entry",
     "verify_file",
     "weights_entry",
@@ -268,46 +266,6 @@ def weights_file(weights: str | Path) -> Path:
     raise CheckpointError(f"weights '{p}' not found")
 
 
-def load_run_task(config: str | Path) -> Any:
-    """The training task (model builder) of a run's ``config.yaml``: its ``family`` picks the task class."""
-    from invrestore.models.registry import load_task
-
-    return load_task(config)
-
-
-# -- restoration models ------------------------------------------------------------------------------------------
-#: The restoration architectures by their base names (each family also registers named variants).
-RESTORATION_BASES = ("irae", "dncnn", "ffdnet", "unet", "arcnn")
-
-
-def pack_names() -> Any:
-    """The names an IRNPACK file may name: the registered IRN rescaling models and the shipped CRMs
-    (:class:`~invrestore.entropy.irnpack.PackNames`, for ``read_pack(..., names=pack_names())``)."""
-    from invrestore.entropy.irnpack import PackNames
-    from invrestore.models.irn.crm import SHIPPED_CRMS
-    from invrestore.models.registry import list_models
-
-    models = tuple(n for n in list_models("irn") if n not in SHIPPED_CRMS and not n.startswith("crm"))
-    return PackNames(models=models, crms=tuple(SHIPPED_CRMS))
-
-
-def restoration_models() -> tuple[str, ...]:
-    """Names ``invrestore restore`` accepts: IRAE, the baselines (also their shipped-weights and KAIR variants) and
-    the pix2pix generators (not the discriminator)."""
-    from invrestore.models.registry import MODELS, list_models
-
-    list_models()  # import every family
-    extra = tuple(n for n, e in MODELS.items() if e.family in ("irae", "baselines") and n not in RESTORATION_BASES)
-    gens = tuple(n for n, e in MODELS.items() if e.family == "pix2pix" and n != "pix2pix-patchgan")
-    return RESTORATION_BASES + extra + gens
-
-
-def shipped_restoration_models() -> tuple[str, ...]:
-    """Restoration models whose weights ship with invrestore (in the manifest; usable without ``--weights``)."""
-    shipped = _read_manifest()
-    return tuple(n for n in restoration_models() if n in shipped)
-
-
 # -- model cards ---------------------------------------------------------------------------------------------------
 def card_path(name: str) -> Path | None:
     """The model card of ``name`` (a shipped model), or None."""
@@ -360,7 +318,7 @@ def _write_manifest(entries: Mapping[str, WeightsEntry]) -> None:
     path = manifest_path()
     doc = {
         "about": "Shipped weights of invrestore: one entry per file (see docs/zoo.md). Update with "
-        "invrestore.zoo.update_manifest_entry(), never by hand: the sha256 and size must match the file.",
+        "invrestore.models.catalog.adopt_weights(), never by hand: the sha256 and size must match the file.",
         "weights": [asdict(entries[n]) for n in sorted(entries)],
     }
     text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
@@ -383,29 +341,28 @@ def update_manifest_entry(
     claims: dict[str, float | str],
     card: str | None = None,
     task: str | None = None,
+    family: str,
 ) -> None:
     """Adopt ``file`` as the shipped weights of model ``name``: copy it into the package's weights folder (unless
     it is already there), recompute its sha256 and size, and write the manifest entry (created or replaced).
+    This module knows no models: :func:`invrestore.models.catalog.adopt_weights` checks the name against the
+    registry and passes its family and task.
 
     Args:
-        name: a registered model name; its family comes from the registry.
+        name: the model's registry name.
+        family: its family (``irn``).
         file: the safetensors file to ship.
         tag: version tag, e.g. ``cpu-2026-11`` or ``h100-s5``.
         claims: the numbers its card reports, e.g. ``{"Set5_Y_PSNR": 39.89}``.
         card: the card's file name in the weights folder (default: the existing entry's, else ``<name>.md`` when
             that file exists).
-        task: what the weights do (default: the registry's task, else the existing entry's, else a family default
-            such as ``compress`` or ``rescale``).
+        task: what the weights do (default: the existing entry's, else a family default such as ``compress`` or
+            ``rescale``).
 
     Raises:
-        ConfigError: unknown model, empty tag, or a card file that does not exist.
+        ConfigError: empty tag, or a card file that does not exist.
         CheckpointError: ``file`` is missing.
     """
-    from invrestore.models.registry import MODELS, list_models
-
-    list_models()
-    if name not in MODELS:
-        raise ConfigError(f"cannot add weights for unknown model '{name}'")
     if not tag or any(c.isspace() for c in tag):
         raise ConfigError(f"the tag must be a non-empty word, got {tag!r}")
     src = Path(file)
@@ -428,16 +385,15 @@ def update_manifest_entry(
         card = old.card if old is not None else (f"{name}.md" if (folder / f"{name}.md").is_file() else None)
     if card is not None and not (folder / card).is_file():
         raise ConfigError(f"model card '{card}' is not in {folder}")
-    model = MODELS[name]
     if task is None:
-        task = model.task or (old.task if old is not None else FAMILY_TASKS.get(model.family, model.family))
+        task = old.task if old is not None else FAMILY_TASKS.get(family, family)
     entries[name] = WeightsEntry(
         name=name,
         tag=tag,
         file=dst.name,
         sha256=file_sha256(dst),
         size=dst.stat().st_size,
-        family=model.family,
+        family=family,
         task=task,
         card=card,
         claims=dict(claims),

@@ -16,10 +16,10 @@ from invrestore.entropy.irnpack import read_pack, write_pack
 from invrestore.errors import ConfigError, InvalidBitstream
 from invrestore.imageops import pad_to_multiple
 from invrestore.io import read_image, write_image
+from invrestore.models.catalog import pack_names
 from invrestore.models.irn.model import IRN
 from invrestore.models.registry import create_model
 from invrestore.train import save_weights
-from invrestore.zoo import pack_names
 
 CODECS = [c for c in LOSSLESS_CODECS if c != "jxl" or jxl_available()]
 

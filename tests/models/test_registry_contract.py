@@ -260,20 +260,28 @@ def _task_folder(key: str) -> str:
 
 def _task_can_build(key: str, name: str) -> str | None:
     """Why the task ``key`` cannot train the registered model ``name`` (None: it can): its config, with
-    ``model.name`` set to ``name`` and everything else at its defaults, must pass the checks ``load_task`` runs
-    (the config's own and the registry's: the builder accepts every model setting)."""
+    ``model.name`` set to ``name`` and everything else at its defaults (or, for a model that needs other data, as
+    in one of the task's presets in ``configs/``), must pass the checks ``load_task`` runs (the config's own and
+    the registry's: the builder accepts every model setting)."""
+    from omegaconf import OmegaConf
+
     from invrestore.errors import ConfigError
     from invrestore.models.registry import TASKS, check_model_config
     from invrestore.train.config import merge_config
 
-    try:
-        cfg: Any = merge_config(TASKS[key].config, {"model": {"name": name}})
-        if getattr(getattr(cfg, "model", None), "name", None) != name:
-            return f"task '{key}' has no model config with a name"
-        check_model_config(cfg)
-    except ConfigError as e:
-        return str(e)
-    return None
+    presets = [p for p in sorted((REPO / "configs").rglob("*.yaml")) if OmegaConf.load(p).get("family") == key]
+    why = None
+    for base in [{}, *(OmegaConf.load(p) for p in presets)]:
+        try:
+            cfg: Any = merge_config(TASKS[key].config, base, {"model": {"name": name}})
+            if getattr(getattr(cfg, "model", None), "name", None) != name:
+                return f"task '{key}' has no model config with a name"
+            check_model_config(cfg)
+        except ConfigError as e:
+            why = why or str(e)
+            continue
+        return None
+    return why
 
 
 def test_every_entry_declares_params() -> None:

@@ -19,7 +19,8 @@ from invrestore.degradations.rain import Rain
 from invrestore.inference.restorer import restore_image
 from invrestore.io import read_image
 from invrestore.metrics import psnr
-from invrestore.zoo import load_manifest, shipped_restoration_models
+from invrestore.models.catalog import shipped_restoration_models
+from invrestore.zoo import load_manifest
 
 #: The shipped restoration weights and their tasks, from the weights manifest.
 SHIPPED = {n: e.task for n, e in load_manifest().items() if e.family in ("irae", "baselines", "pix2pix")}

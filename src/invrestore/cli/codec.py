@@ -18,7 +18,7 @@ import torch
 
 from invrestore.entropy.irnpack import decode_payload, read_pack, write_pack
 from invrestore.errors import ConfigError, InvalidBitstream
-from invrestore.zoo import pack_names
+from invrestore.models.catalog import pack_names
 
 __all__ = ["pack", "unpack"]
 

@@ -7,7 +7,7 @@ foreign file is reported on one line (exit status 1) without creating an output 
 
 Both take many inputs (files, folders, globs; ``--resume``; ``torchrun`` shards), with the batch semantics of
 :mod:`invrestore.batch`. The codec codes one latent for the whole image, so it does not tile: every input's memory
-estimate (:func:`invrestore.inference.memory.codec_memory`) is checked against ``--max-memory`` before anything is
+estimate (:func:`invrestore.memory.codec_memory`) is checked against ``--max-memory`` before anything is
 written. The codec runs through its :class:`~invrestore.api.Codec` (:func:`invrestore.api.load_codec`).
 """
 
@@ -22,7 +22,7 @@ from invrestore.batch import IMAGE_EXTS, Inference, Job, Plan, plan_batch, progr
 from invrestore.cli.rescale import BATCH_HELP, batch_options, run_plan
 from invrestore.entropy.codec import MAX_DECODE_PIXELS
 from invrestore.errors import ConfigError, InvalidBitstream
-from invrestore.inference.memory import codec_memory
+from invrestore.memory import codec_memory
 
 if TYPE_CHECKING:
     from invrestore.inference.codec import ImageCodec

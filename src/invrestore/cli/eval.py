@@ -175,7 +175,7 @@ def eval_cmd(
             json_out=json_out, iw_samples=iw_samples,
         )  # fmt: skip
         return
-    from invrestore.zoo import restoration_models
+    from invrestore.models.catalog import restoration_models
 
     if model is not None and model in restoration_models():
         if scale is not None:

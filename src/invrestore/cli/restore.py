@@ -125,7 +125,8 @@ def restore(
     from invrestore.inference.images import as_rgb, to_channels
     from invrestore.io import read_image, write_image
     from invrestore.metrics import psnr
-    from invrestore.zoo import restoration_models, run_config, shipped_restoration_models
+    from invrestore.models.catalog import restoration_models, shipped_restoration_models
+    from invrestore.zoo import run_config
 
     _check_options(task, model, sigma, quality, mask, degrade)
     inf = make_inference(kw)

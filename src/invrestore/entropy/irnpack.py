@@ -105,7 +105,7 @@ def validate_header(header: object, source: str = "file", names: PackNames | Non
         header: the parsed JSON header.
         source: name of the file, for the messages.
         names: also check that ``model`` and ``crm`` are among these names (see
-            :func:`invrestore.zoo.pack_names`); None: only their form is checked.
+            :func:`invrestore.models.catalog.pack_names`); None: only their form is checked.
 
     Returns:
         The header (unchanged).

@@ -7,8 +7,8 @@
   pix2pix generators, KAIR models, CRMs) and :func:`~invrestore.inference.restorer.restore_image`.
 - :mod:`invrestore.inference.codec` — :class:`~invrestore.inference.codec.ImageCodec` (ILC, bls2017).
 - :mod:`invrestore.inference.lr_meta` — the PNG text fields of the LR images ``invrestore downscale`` writes.
-- :mod:`invrestore.inference.memory` — the memory model (per-pixel estimates, overlaps, budget, tile choice).
 
 The protocols these wrappers implement are defined in :mod:`invrestore.api` (see docs/api.md). This package
-imports nothing on import, so that :mod:`invrestore.tiling` can use the memory model without a cycle.
+imports nothing on import. The memory model the wrappers and :mod:`invrestore.tiling` share is
+:mod:`invrestore.memory` (below both).
 """

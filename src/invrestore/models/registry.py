@@ -16,7 +16,7 @@ builder's keyword arguments, so :func:`build_model` turns any of them into a mod
 
 Which models have shipped weights is decided by the weights manifest (:mod:`invrestore.zoo`): after the families are
 imported, every entry's ``pretrained``/``task`` is filled from it, so a file adopted with
-:func:`invrestore.zoo.update_manifest_entry` loads without touching the registration.
+:func:`invrestore.models.catalog.adopt_weights` loads without touching the registration.
 """
 
 from __future__ import annotations

@@ -29,6 +29,10 @@ T = TypeVar("T")
 #: What ``train.optim.optimizer`` and ``train.optim.schedule`` accept (see :mod:`invrestore.train.schedules`).
 OPTIMIZERS = ("adam", "adamax")
 SCHEDULES = ("multistep", "plateau", "multistep-plateau", "linear")
+#: The fast path's and safeguards' choices (docs/training.md).
+PRECISIONS = ("float32", "bf16", "fp16")
+COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+NAN_POLICIES = ("raise", "rollback")
 
 
 @dataclass(frozen=True)
@@ -121,9 +125,18 @@ class TrainConfig:
         for key in ("val_every", "num_workers", "max_rollbacks"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"train.{key} must be >= 0, not {getattr(self, key)}")
-        from invrestore.train.fast import check_fast_config  # the fast-path and safeguard settings
-
-        check_fast_config(self)
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"train.precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+        if self.compile not in COMPILE_MODES:
+            modes = ", ".join(repr(m) for m in COMPILE_MODES)
+            raise ConfigError(f"train.compile must be one of {modes}, not {self.compile!r}")
+        if self.nan_policy not in NAN_POLICIES:
+            raise ConfigError(f"train.nan_policy must be 'raise' or 'rollback', not {self.nan_policy!r}")
+        for key in ("sync_every", "snapshot_every"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"train.{key} must be at least 1, not {getattr(self, key)}")
+        if not 0.0 < self.nan_lr_factor <= 1.0:
+            raise ConfigError(f"train.nan_lr_factor must be in (0, 1], not {self.nan_lr_factor}")
 
 
 def merge_config(schema: type[T], *sources: Any, overrides: list[str] | tuple[str, ...] = ()) -> T:

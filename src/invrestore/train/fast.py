@@ -22,13 +22,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from invrestore.errors import ConfigError
 from invrestore.train.config import TrainConfig
 
 __all__ = [
     "PRECISIONS",
     "autocast",
-    "check_fast_config",
     "compile_forward",
     "keep_flows_in_float32",
     "make_scaler",
@@ -37,25 +35,6 @@ __all__ = [
 ]
 
 PRECISIONS = {"float32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-NAN_POLICIES = ("raise", "rollback")
-
-
-def check_fast_config(cfg: TrainConfig) -> None:
-    """Raise :class:`ConfigError` on an unknown fast-path or safeguard setting."""
-    if cfg.precision not in PRECISIONS:
-        raise ConfigError(f"train.precision must be one of {', '.join(PRECISIONS)}, not {cfg.precision!r}")
-    if cfg.compile not in COMPILE_MODES:
-        modes = ", ".join(repr(m) for m in COMPILE_MODES)
-        raise ConfigError(f"train.compile must be one of {modes}, not {cfg.compile!r}")
-    if cfg.nan_policy not in NAN_POLICIES:
-        raise ConfigError(f"train.nan_policy must be 'raise' or 'rollback', not {cfg.nan_policy!r}")
-    if cfg.sync_every < 1:
-        raise ConfigError(f"train.sync_every must be at least 1, not {cfg.sync_every}")
-    if cfg.snapshot_every < 1:
-        raise ConfigError(f"train.snapshot_every must be at least 1, not {cfg.snapshot_every}")
-    if not 0.0 < cfg.nan_lr_factor <= 1.0:
-        raise ConfigError(f"train.nan_lr_factor must be in (0, 1], not {cfg.nan_lr_factor}")
 
 
 def autocast(cfg: TrainConfig, device: torch.device) -> contextlib.AbstractContextManager[Any]:

@@ -235,7 +235,6 @@ def fit(
             call, for a fixed time budget (a shared GPU lease, a job-queue slot). Every rank stops at the same step.
     """
     cfg = task.train
-    fast.check_fast_config(cfg)
     run_dir = Path(run_dir)
     device = select_device(cfg.device)
     if device.type == "cuda":
