@@ -95,7 +95,7 @@ def test_fused_dense_block_gradients_match_eager() -> None:
 
 
 @pytest.mark.parametrize("channels_last", [False, True])
-@pytest.mark.parametrize(("h", "w", "tile"), [(23, 17, 16), (40, 40, 16), (16, 33, 16), (12, 10, 16)])
+@pytest.mark.parametrize(("h", "w", "tile"), [(23, 17, 8), (40, 40, 16), (16, 33, 16), (12, 10, 16)])
 def test_cache_blocked_dense_block_equals_the_whole_block(channels_last: bool, h: int, w: int, tile: int) -> None:
     # Tiles plus a halo of the block's receptive radius (5 for 5 chained 3x3 convs) give the untiled values.
     block = _randomize(DenseBlock(5, 7, gc=8))
@@ -108,7 +108,7 @@ def test_cache_blocked_dense_block_equals_the_whole_block(channels_last: bool, h
         ref = block.forward_fused(x)
         out = blocked(block.forward_fused, x, tile, receptive_radius(block))
     assert out.shape == ref.shape
-    if max(h, w) > tile:  # tiled: the output is allocated in the input's layout
+    if round(max(h, w) / tile) > 1:  # tiled: the output is allocated in the input's layout
         assert out.is_contiguous(memory_format=torch.channels_last) == channels_last
     torch.testing.assert_close(out, ref, rtol=0, atol=1e-5)
 
@@ -150,6 +150,16 @@ def test_irn_float32_paths_equal_eager(opts: FastOptions) -> None:
     out = forward(x)
     assert out.shape == (1, 12, 8, 8) and out.dtype == torch.float32 and out.is_contiguous()
     torch.testing.assert_close(out, out_ref, rtol=0, atol=1e-4)
+    torch.testing.assert_close(inverse(out_ref), x_ref, rtol=0, atol=1e-4)
+
+
+def test_irn_cache_blocked_path_equals_eager_when_it_tiles() -> None:
+    # 64² input: the InvBlocks see 32², cut into 2×2 tiles of 16 (plus the 5-px halo) by block_tile=16.
+    net = _tiny_irn()
+    x = _image(64, 64)
+    out_ref, x_ref = _eager_irn(net, x)
+    forward, inverse = irn_functions(_tiny_irn(), FastOptions(fused=True, channels_last=True, block_tile=16), CPU)
+    torch.testing.assert_close(forward(x), out_ref, rtol=0, atol=1e-4)
     torch.testing.assert_close(inverse(out_ref), x_ref, rtol=0, atol=1e-4)
 
 
@@ -239,6 +249,7 @@ def test_presets_and_parse() -> None:
     assert FastOptions.preset("exact", CPU) == FastOptions() and FastOptions().exact
     fast = FastOptions.preset("fast", CPU)
     assert fast.channels_last and fast.dtype == "float32" and not fast.cuda_graphs
+    assert fast.fused and fast.block_tile == 128 and not fast.compile  # the fastest measured CPU path
     gpu = FastOptions.preset("fast", torch.device("cuda"))
     assert gpu.compile and gpu.cuda_graphs and gpu.channels_last
     with pytest.raises(ConfigError, match="unknown speed preset"):

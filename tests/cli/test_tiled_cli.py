@@ -128,10 +128,12 @@ def _spy_fast_options(monkeypatch: pytest.MonkeyPatch) -> list[object]:
         seen.append(opts)
         return real_opt(fn, opts, device=device)
 
-    # --compile takes FastOptions.preset("fast"); pinned here to fused + channels-last (what it is on CPU today) so
+    # --compile takes FastOptions.preset("fast"); pinned here to fused + channels-last + block_tile (CPU today) so
     # that the test never compiles (minutes on a shared 2-core CPU; the compiled path is tested with fast.py)
     monkeypatch.setattr(
-        FastOptions, "preset", classmethod(lambda cls, name, device: cls(fused=True, channels_last=True))
+        FastOptions,
+        "preset",
+        classmethod(lambda cls, name, device: cls(fused=True, channels_last=True, block_tile=128)),
     )
     monkeypatch.setattr(fast, "irn_functions", irn_functions)
     monkeypatch.setattr(fast, "optimize", optimize)
