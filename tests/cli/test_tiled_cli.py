@@ -150,7 +150,7 @@ def test_compile_and_precision_switches_reach_the_model_and_keep_the_result(
     assert run(*base, "-o", str(tmp_path / "eager"))[0] == 0
     seen = _spy_fast_options(monkeypatch)
     assert run(*base, "-o", str(tmp_path / "fast"), "--compile")[0] == 0
-    assert seen[-1] == FastOptions(fused=True, channels_last=True)
+    assert seen[-1] == FastOptions(fused=True, channels_last=True, block_tile=128)
     _close(read_image_uint(tmp_path / "eager" / "p.png"), read_image_uint(tmp_path / "fast" / "p.png"))
     assert run(*base, "-o", str(tmp_path / "bf16"), "--precision", "bfloat16")[0] == 0
     assert seen[-1] == FastOptions(dtype="bfloat16")
@@ -162,7 +162,7 @@ def test_compile_and_precision_switches_reach_the_model_and_keep_the_result(
     assert run(*rargs, "-o", str(tmp_path / "r_eager"))[0] == 0
     seen = _spy_fast_options(monkeypatch)
     assert run(*rargs, "-o", str(tmp_path / "r_fast"), "--compile")[0] == 0
-    assert seen[-1] == FastOptions(fused=True, channels_last=True)
+    assert seen[-1] == FastOptions(fused=True, channels_last=True, block_tile=128)
     a = read_image(tmp_path / "r_eager" / "p.png")
     b = read_image(tmp_path / "r_fast" / "p.png")
     assert float((a - b).abs().max()) <= 1 / 255 + 1e-6
