@@ -281,7 +281,7 @@ class Pix2PixDataConfig:
             ``task``/``val_set``: training on its train split (random ``crop_size`` crops at native resolution),
             validation on its test split (full images, first ``val_limit``). ``"folders"`` pairs ``degraded_dir``
             with ``clean_dir`` (validation: ``val_degraded_dir`` with ``val_clean_dir``, if given). See
-            :mod:`invrestore.data.external` and ``docs/data.md`` for the expected layouts and splits.
+            :mod:`invrestore.data.catalog` and ``docs/data.md`` for the expected layouts and splits.
         paired_root: the folder holding that dataset (``None``: the data root).
         degraded_dir, clean_dir, val_degraded_dir, val_clean_dir: the folders of ``paired="folders"``.
         match: how ``"folders"`` pairs files: ``"stem"`` (same name) or ``"prefix"`` (``1400_1`` → ``1400``).
