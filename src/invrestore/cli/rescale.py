@@ -87,7 +87,7 @@ def inference_options(f: F) -> F:
                 default="auto",
                 show_default=True,
                 help="Memory budget of the model's activations, e.g. 2GB, 512MiB (auto: half the free memory, at "
-                "most 1 GiB on the CPU).",
+                "most 768 MiB on the CPU).",
             ),
             click.option(
                 "--compile",
