@@ -387,7 +387,7 @@ class Inference:
     the budget), ``None`` (never tile) or a tile side in pixels of the model's input (rounded up to the model's
     alignment). ``overlap``: ``None`` for the measured default of the model kind, else pixels of the model's input.
     ``max_memory``: bytes the model's activations may use (``None``: :func:`invrestore.tiling.default_budget`,
-    half the available memory, at most 1 GiB on the CPU).
+    half the available memory, at most 768 MiB on the CPU).
     """
 
     device: torch.device
