@@ -14,6 +14,7 @@ The named paired datasets (SIDD, RESIDE, the rain sets) are entries of the regis
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 
-class PairedImages(Dataset[dict[str, Tensor]]):
+class PairedImages(Dataset[dict[str, Tensor]], ABC):
     """Degraded/clean pairs as ``{"x": clean, "x_lq": degraded}`` (``(3, h, w)`` float32 in [0, 1]).
 
     Subclasses provide :meth:`load_pair` (the full images) and :attr:`names`. Each sample draws from a generator
@@ -88,9 +89,9 @@ class PairedImages(Dataset[dict[str, Tensor]]):
     def num_pairs(self) -> int:
         return len(self.names)
 
+    @abstractmethod
     def load_pair(self, index: int) -> tuple[Tensor, Tensor]:
-        """``(degraded, clean)`` full images of pair ``index`` (``0 ≤ index < num_pairs()``)."""
-        raise NotImplementedError  # abstract: defined by each paired dataset
+        """``(degraded, clean)`` full images of pair ``index`` (``0 ≤ index < num_pairs()``); each layout defines it."""
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch

@@ -17,6 +17,7 @@ step and the validation are shared.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
@@ -113,9 +114,9 @@ class RestorationTask(BaseTask[C]):
         dataset: Dataset[Any] = restoration_train_set(self.cfg.data, self.train.seed)
         return dataset
 
+    @abstractmethod
     def pixel_loss(self, x_hat: Tensor, x: Tensor) -> Tensor:
         """The training loss between the restored and the clean batch."""
-        raise NotImplementedError(f"{type(self).__name__}.pixel_loss")
 
     def restore(self, model: nn.Module, y: Tensor, sigma: Tensor | None) -> Tensor:
         """Run ``model`` on a degraded batch of any size, not clamped (default: :func:`restore_padded`); ``sigma``

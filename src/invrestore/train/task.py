@@ -22,6 +22,7 @@ and reads them on the host once per ``train.sync_every`` / ``log_every`` steps.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -47,7 +48,7 @@ def unwrap(model: nn.Module) -> nn.Module:
             return model
 
 
-class BaseTask(Generic[C]):
+class BaseTask(ABC, Generic[C]):
     """What a model family gives the training loop (see the module docstring).
 
     Attributes:
@@ -76,16 +77,19 @@ class BaseTask(Generic[C]):
         self.name: str = str(getattr(model_cfg, "name", type(self).__name__))
 
     # -- what every family implements ----------------------------------------------------------------------------
+    @abstractmethod
     def build_model(self) -> nn.Module:
-        raise NotImplementedError(f"{type(self).__name__}.build_model")
+        """The network to train (built from ``cfg.model``; see :func:`invrestore.models.registry.build_model`)."""
 
+    @abstractmethod
     def train_dataset(self) -> Dataset[Any]:
-        raise NotImplementedError(f"{type(self).__name__}.train_dataset")
+        """The training set (items are dicts of tensors)."""
 
+    @abstractmethod
     def training_step(
         self, model: nn.Module, batch: dict[str, Tensor], generator: torch.Generator
     ) -> tuple[Tensor | dict[str, Tensor], dict[str, Any]]:
-        raise NotImplementedError(f"{type(self).__name__}.training_step")
+        """One pure step: ``(loss or {name: loss}, detached tensor metrics)``."""
 
     # -- hooks with defaults ---------------------------------------------------------------------------------------
     def config(self) -> C:
