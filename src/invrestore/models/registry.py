@@ -39,6 +39,7 @@ __all__ = [
     "TaskEntry",
     "build_model",
     "create_model",
+    "entry_model_config",
     "list_models",
     "list_tasks",
     "load_task",
@@ -243,6 +244,25 @@ def build_model(model_cfg: Any, **extra: Any) -> nn.Module:
         raise TypeError("build_model expects a model config dataclass with a `name` field")
     kwargs = {f.name: getattr(model_cfg, f.name) for f in dataclasses.fields(model_cfg) if f.name != "name"}
     return create_model(model_cfg.name, **{**kwargs, **extra})
+
+
+def entry_model_config(cls: type[T], name: str, settings: Mapping[str, Any]) -> T:
+    """The model config ``cls`` (fields: ``name`` + the builder's keyword arguments) of the registered entry
+    ``name`` with ``settings`` on top of the entry's own ``kwargs`` (then the dataclass defaults).
+
+    Raises:
+        ConfigError: a setting ``cls`` does not have, or a value of the wrong type (with the model's name).
+    """
+    from invrestore.train.config import merge_config
+
+    allowed = [f.name for f in dataclasses.fields(cls) if f.name != "name"]  # type: ignore[arg-type]
+    bad = sorted(set(settings) - set(allowed))
+    if bad:
+        raise ConfigError(f"model.{bad[0]} does not apply to {name} (it takes {', '.join(allowed)})")
+    try:
+        return merge_config(cls, {**dict(MODELS[name].kwargs), **settings, "name": name})
+    except ConfigError as e:
+        raise ConfigError(f"model ({name}): {e}") from e
 
 
 def list_tasks() -> list[str]:

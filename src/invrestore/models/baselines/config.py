@@ -19,7 +19,6 @@ The DnCNN paper's optimiser (SGD, momentum 0.9, weight decay 1e-4, lr 0.1 → 1e
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -29,7 +28,8 @@ from invrestore.data.restoration import RestorationDataConfig
 from invrestore.errors import ConfigError
 from invrestore.models.baselines.model import ARCNN, DnCNN, FFDNet, UNet  # also registers the entries
 from invrestore.models.registry import MODELS as REGISTRY
-from invrestore.train.config import OptimConfig, TrainConfig, merge_config
+from invrestore.models.registry import entry_model_config
+from invrestore.train.config import OptimConfig, TrainConfig
 
 __all__ = [
     "LOSSES",
@@ -166,15 +166,7 @@ def baseline_model_config(name: str = "dncnn", **settings: Any) -> BaselineModel
     cls = _CONFIG_OF_BUILDER.get(entry.builder) if entry is not None and entry.family == "baselines" else None
     if entry is None or cls is None:
         raise ConfigError(f"model.name must be one of {trainable_models()}, got {name!r}")
-    given = {k: v for k, v in settings.items() if v is not None}
-    allowed = [f.name for f in dataclasses.fields(cls) if f.name != "name"]
-    bad = sorted(set(given) - set(allowed))
-    if bad:
-        raise ConfigError(f"model.{bad[0]} does not apply to {name} (it takes {', '.join(allowed)})")
-    try:
-        cfg: BaselineModelConfig = merge_config(cls, {**entry.kwargs, **given, "name": name})
-    except ConfigError as e:
-        raise ConfigError(f"model ({name}): {e}") from e
+    cfg: BaselineModelConfig = entry_model_config(cls, name, {k: v for k, v in settings.items() if v is not None})
     return cfg
 
 

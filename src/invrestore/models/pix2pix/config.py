@@ -24,7 +24,8 @@ from invrestore.models.pix2pix import zoo as _zoo  # noqa: F401  (registers the 
 from invrestore.models.pix2pix.losses import GAN_MODES
 from invrestore.models.pix2pix.model import EncoderDecoderGenerator, UNetGenerator
 from invrestore.models.registry import MODELS as REGISTRY
-from invrestore.train.config import TrainConfig, merge_config
+from invrestore.models.registry import entry_model_config
+from invrestore.train.config import TrainConfig
 
 __all__ = [
     "PAIRED_SETS",
@@ -151,14 +152,7 @@ def generator_config(name: str = "pix2pix-unet-8", **settings: Any) -> Generator
     cls = _CONFIG_OF_BUILDER.get(entry.builder) if entry is not None and entry.family == "pix2pix" else None
     if entry is None or cls is None:
         raise ConfigError(f"model.name must be a pix2pix generator, one of {generator_names()}; got {name!r}")
-    allowed = [f.name for f in dataclasses.fields(cls) if f.name != "name"]
-    bad = sorted(set(settings) - set(allowed))
-    if bad:
-        raise ConfigError(f"model.{bad[0]} does not apply to {name} (it takes {', '.join(allowed)})")
-    try:
-        cfg: GeneratorModelConfig = merge_config(cls, {**entry.kwargs, **settings, "name": name})
-    except ConfigError as e:
-        raise ConfigError(f"model ({name}): {e}") from e
+    cfg: GeneratorModelConfig = entry_model_config(cls, name, settings)
     return cfg
 
 
