@@ -25,7 +25,7 @@ from invrestore.models.registry import FAMILIES
 from invrestore.nn import BlockExample, InvertibleModule
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "nn"))
-from invertible_helpers import build_example, example_inputs, max_relative_error
+from invertible_helpers import assert_logdet_is_jacobian_logdet, build_example, example_inputs, max_relative_error
 
 
 def _family_blocks() -> dict[str, type[InvertibleModule]]:
@@ -146,18 +146,4 @@ def test_inverse_recovers_input_and_negates_logdet(name: str, dtype: torch.dtype
 def test_logdet_is_log_abs_det_of_the_autograd_jacobian(name: str, direction: str) -> None:
     example = _example(name)
     block = build_example(example)
-    x, cond = example_inputs(example, batch=1)
-    if direction == "inverse":
-        with torch.no_grad():
-            x, _ = block(x, cond)
-    fn = block if direction == "forward" else block.inverse
-    shape = x.shape
-
-    def flat(v: Tensor) -> Tensor:
-        return fn(v.reshape(shape), cond)[0].reshape(-1)
-
-    jac = torch.autograd.functional.jacobian(flat, x.reshape(-1))
-    assert jac.shape[0] == jac.shape[1], "a bijection keeps the number of elements"
-    expected = torch.linalg.slogdet(jac).logabsdet
-    _, logdet = fn(x, cond)
-    torch.testing.assert_close(logdet[0], expected, rtol=1e-9, atol=1e-9)
+    assert_logdet_is_jacobian_logdet(block, example, direction)

@@ -41,3 +41,23 @@ def max_relative_error(actual: Tensor, expected: Tensor) -> float:
     """``max|actual − expected| / max(max|expected|, 1)``."""
     scale = max(expected.abs().max().item(), 1.0)
     return (actual - expected).abs().max().item() / scale
+
+
+def assert_logdet_is_jacobian_logdet(block: InvertibleModule, example: BlockExample, direction: str) -> None:
+    """The block's log-determinant (``direction``: ``"forward"`` or ``"inverse"``) equals log|det J| of the
+    autograd Jacobian, on one example input (float64)."""
+    x, cond = example_inputs(example, batch=1)
+    if direction == "inverse":
+        with torch.no_grad():
+            x, _ = block(x, cond)
+    fn = block if direction == "forward" else block.inverse
+    shape = x.shape
+
+    def flat(v: Tensor) -> Tensor:
+        return fn(v.reshape(shape), cond)[0].reshape(-1)
+
+    jac = torch.autograd.functional.jacobian(flat, x.reshape(-1))
+    assert jac.shape[0] == jac.shape[1], "a bijection keeps the number of elements"
+    expected = torch.linalg.slogdet(jac).logabsdet
+    _, logdet = fn(x, cond)
+    torch.testing.assert_close(logdet[0], expected, rtol=1e-9, atol=1e-9)

@@ -9,7 +9,7 @@ import copy
 
 import pytest
 import torch
-from invertible_helpers import build_example, example_inputs, max_relative_error
+from invertible_helpers import assert_logdet_is_jacobian_logdet, build_example, example_inputs, max_relative_error
 
 from invrestore.nn import BLOCK_REGISTRY, InvertibleSequential
 
@@ -61,21 +61,7 @@ def test_forward_and_inverse_log_determinants_cancel(name: str) -> None:
 def test_log_determinant_equals_log_abs_det_of_autograd_jacobian(name: str, direction: str) -> None:
     example = BLOCK_REGISTRY[name]
     block = build_example(example)
-    x, cond = example_inputs(example, batch=1)
-    if direction == "inverse":
-        with torch.no_grad():
-            x, _ = block(x, cond)
-    fn = block if direction == "forward" else block.inverse
-    shape = x.shape
-
-    def flat(v: torch.Tensor) -> torch.Tensor:
-        return fn(v.reshape(shape), cond)[0].reshape(-1)
-
-    jac = torch.autograd.functional.jacobian(flat, x.reshape(-1))
-    assert jac.shape[0] == jac.shape[1], "a bijection keeps the number of elements"
-    expected = torch.linalg.slogdet(jac).logabsdet
-    _, logdet = fn(x, cond)
-    torch.testing.assert_close(logdet[0], expected, rtol=1e-9, atol=1e-9)
+    assert_logdet_is_jacobian_logdet(block, example, direction)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
