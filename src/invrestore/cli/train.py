@@ -27,6 +27,13 @@ __all__ = ["load_task", "train"]
     metavar="SECONDS",
     help="Stop (with a checkpoint) after this much wall time; resume later.",
 )
+@click.option(
+    "--profile",
+    "profile_spec",
+    default=None,
+    metavar="N|START:N",
+    help="Profile N steps (after 20 warm-up steps, or from step START) into RUN_DIR/profile.json and profile.txt.",
+)
 @click.option("--no-resume", is_flag=True, help="Start from scratch even if run-dir has a checkpoint.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train(
@@ -35,6 +42,7 @@ def train(
     run_dir: str | None,
     max_steps: int | None,
     time_limit: float | None,
+    profile_spec: str | None,
     no_resume: bool,
     no_progress: bool,
 ) -> None:
@@ -43,10 +51,23 @@ def train(
     Multi-GPU / multi-process: torchrun --nproc_per_node=N -m invrestore train CONFIG ...
     """
     from invrestore.train import fit
+    from invrestore.train.profiling import parse_profile_spec
 
+    try:
+        profile = parse_profile_spec(profile_spec) if profile_spec is not None else None
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--profile") from None
     task = load_task(config, overrides)
     out = Path(run_dir) if run_dir else Path("runs") / Path(config).stem
-    res = fit(task, out, resume=not no_resume, progress=not no_progress, max_steps=max_steps, time_limit=time_limit)
+    res = fit(
+        task,
+        out,
+        resume=not no_resume,
+        progress=not no_progress,
+        max_steps=max_steps,
+        time_limit=time_limit,
+        profile=profile,
+    )
     msg = f"stopped at step {res.step}; checkpoints in {res.run_dir}"
     if res.best is not None:
         msg += f"; best {task.best_metric} = {res.best:.3f}"
@@ -56,6 +77,9 @@ def train(
 
     if not dist.is_initialized() or dist.get_rank() == 0:
         click.echo(msg)
+        if profile is not None:
+            where = res.run_dir / "profile.json"
+            click.echo(f"profile: {where}" if where.is_file() else "profile: the run ended before the profiled steps")
         deployable = task.finalize(res.run_dir)  # learned codecs: weights with coding tables for `compress`
         if deployable is not None:
             click.echo(f"codec weights with coding tables: {deployable}")

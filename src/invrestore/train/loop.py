@@ -44,6 +44,7 @@ from invrestore.train.distributed import (
     init_distributed,
     select_device,
 )
+from invrestore.train.profiling import StepProfiler
 from invrestore.train.safeguards import Snapshot, TrainingDivergedError, scale_learning_rates
 from invrestore.train.schedules import apply_schedule_config, make_optimizer, make_scheduler
 from invrestore.train.task import BaseTask
@@ -221,6 +222,7 @@ def fit(
     progress: bool = True,
     max_steps: int | None = None,
     time_limit: float | None = None,
+    profile: tuple[int | None, int] | None = None,
 ) -> FitResult:
     """Train ``task`` into ``run_dir`` (resuming from ``run_dir/last`` when present and ``resume``).
 
@@ -233,6 +235,9 @@ def fit(
             long run can be done in pieces.
         time_limit: stop (with a checkpoint, resumable) once this many seconds of wall time have passed in this
             call, for a fixed time budget (a shared GPU lease, a job-queue slot). Every rank stops at the same step.
+        profile: ``(start, count)``: profile ``count`` steps from global step ``start`` (``None``: after 20 warm-up
+            steps of this call) with :class:`~invrestore.train.profiling.StepProfiler`, which writes
+            ``profile.json`` and ``profile.txt`` into ``run_dir`` (rank 0).
     """
     cfg = task.train
     run_dir = Path(run_dir)
@@ -398,6 +403,9 @@ def fit(
         bad = torch.zeros((), dtype=torch.bool, device=device)
         batches = batches_from(step)
 
+    profiler = None
+    if profile is not None:
+        profiler = StepProfiler(run_dir, profile[0], profile[1], device, first_step=step, enabled=is_main)
     batches = batches_from(step)
     while step < end:
         batch = next(batches, None)
@@ -405,6 +413,8 @@ def fit(
             break
         if cfg.channels_last:
             batch = fast.to_channels_last(batch)
+        if profiler is not None:
+            profiler.before_step(step)
         g = torch.Generator(device=device).manual_seed(step_seed(cfg.seed, step, rank))
         loss, metrics = step_forward(batch, g)
         loss_bad = ~torch.isfinite(loss.detach())
@@ -451,6 +461,8 @@ def fit(
         if allreduce:
             broadcast_buffers(model)
         step += 1
+        if profiler is not None:
+            profiler.after_step(step)
         for k, v in metrics.items():
             if torch.is_tensor(v):
                 v = v.detach().float()
@@ -533,6 +545,8 @@ def fit(
             checkpoint("last")
         if step >= end or stop or out_of_time[0]:
             break
+    if profiler is not None:
+        profiler.finish(step)
     if bar is not None:
         bar.close()
     if world > 1:
