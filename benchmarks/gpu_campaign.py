@@ -67,8 +67,16 @@ def log(msg: str) -> None:
     LOG.append(line)
 
 
-def train(config: str, run_dir: Path, sets: list[str], time_limit: float, resume: bool, logfile: Path) -> None:
-    cmd = [sys.executable, "-m", "invrestore", "train", config, "--run-dir", str(run_dir), "--no-progress"]
+def train(
+    config: str,
+    run_dir: Path,
+    sets: list[str],
+    time_limit: float,
+    resume: bool,
+    logfile: Path,
+    extra: tuple[str, ...] = (),
+) -> None:
+    cmd = [sys.executable, "-m", "invrestore", "train", config, "--run-dir", str(run_dir), "--no-progress", *extra]
     cmd += ["--time-limit", f"{max(time_limit, 1.0):.0f}"] + ([] if resume else ["--no-resume"])
     for s in sets:
         cmd += ["--set", s]
@@ -129,6 +137,23 @@ def export(run_dir: Path, out: Path, name: str, half: bool) -> tuple[list[str], 
         save_weights(part, p, metadata={**meta, "part": f"{i}/{len(parts)}"})
         names.append(p.name)
     return names, picked, step
+
+
+def prepare_data(pack: Path, eval_root: Path, data_root: Path) -> None:
+    """Unpack the packed training set (and copy ``eval/Set5``) under ``data_root``; point $INVRESTORE_DATA there."""
+    if pack.is_file():
+        sys.path.insert(0, str(REPO / "benchmarks"))
+        from pack_training_data import unpack
+
+        n = len(unpack(pack, data_root))
+        for sub in ("Set5",):
+            src = eval_root / "eval" / sub
+            if src.is_dir():
+                shutil.copytree(src, data_root / "eval" / sub)
+        os.environ["INVRESTORE_DATA"] = str(data_root)
+        log(f"unpacked {n} training images from {pack}")
+    elif "INVRESTORE_DATA" not in os.environ:
+        raise SystemExit(f"no packed training set at {pack} and no $INVRESTORE_DATA")
 
 
 def run_target(name: str, args: argparse.Namespace, share_s: float, runs: Path) -> dict[str, Any]:
@@ -212,20 +237,7 @@ def main() -> None:
         dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
         summary.update({"device": dev, "torch": torch.__version__})
         log(f"torch {torch.__version__}, device {dev}")
-        data_root = args.runs / "data"
-        if args.data.is_file():
-            sys.path.insert(0, str(REPO / "benchmarks"))
-            from pack_training_data import unpack
-
-            n = len(unpack(args.data, data_root))
-            for sub in ("Set5",):
-                src = args.eval_root / "eval" / sub
-                if src.is_dir():
-                    shutil.copytree(src, data_root / "eval" / sub)
-            os.environ["INVRESTORE_DATA"] = str(data_root)
-            log(f"unpacked {n} training images from {args.data}")
-        elif "INVRESTORE_DATA" not in os.environ:
-            raise SystemExit(f"no packed training set at {args.data} and no $INVRESTORE_DATA")
+        prepare_data(args.data, args.eval_root, args.runs / "data")
         shares = {t: float(TARGETS[t]["share"]) for t in targets}
         for i, name in enumerate(targets):
             left = args.budget - (time.time() - T_START) - 10.0  # 10 s for the tarball and the summary

@@ -8,7 +8,7 @@ Builds the task, model, Adam and data loader of ``invrestore train CONFIG`` and 
 - with ``--profile``: the ops that take the most device (else CPU) time over a few steps.
 
 With ``--compare``, instead: whole ``invrestore train`` runs of the preset, today's loop (``eager``) against the
-fast path (``fast``: the ``--fast`` overrides) and against the loop with another seed (``seed+1``, the noise floor
+fast path (``fast``: the ``--fast`` overrides, by default what ``invrestore train --fast`` applies) and against the loop with another seed (``seed+1``, the noise floor
 of a loss curve), interleaved ``--repeats`` times (eager, fast, eager, fast, ... on a shared machine), each for
 ``--steps`` steps in a subprocess with ``OMP_NUM_THREADS`` threads. It prints each run's steps/s (from its
 ``metrics.jsonl``, skipping the first log interval), the min/median ratio, and how far the fast loss curve is from
@@ -37,7 +37,6 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-FAST_CPU = "train.fused_optim=true,train.device_resident=true,train.sync_every=10"
 
 
 def _run(config: str, sets: list[str], steps: int, threads: int, run_dir: Path) -> dict[str, object]:
@@ -73,7 +72,12 @@ def compare(args: argparse.Namespace) -> None:
 
     from invrestore.train import cpu_name
 
-    fast = [x for x in args.fast.split(",") if x]
+    if args.fast == "auto":  # what `invrestore train --fast` applies for this family
+        from invrestore.models.registry import load_task
+
+        fast = list(load_task(args.config, tuple(args.overrides)).fast_settings)
+    else:
+        fast = [x for x in args.fast.split(",") if x]
     arms = {"eager": list(args.overrides), "fast": [*args.overrides, *fast]}
     rates: dict[str, list[float]] = {k: [] for k in arms}
     losses: dict[str, list[float]] = {}
@@ -120,7 +124,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("config")
     ap.add_argument("--compare", action="store_true", help="Interleaved whole runs: today's loop vs the fast path.")
-    ap.add_argument("--fast", default=FAST_CPU, help="Comma-separated overrides of the fast arm (--compare).")
+    ap.add_argument(
+        "--fast",
+        default="auto",
+        help="Comma-separated overrides of the fast arm (--compare); 'auto' (default): the family's --fast settings.",
+    )
     ap.add_argument("--repeats", type=int, default=2, help="Eager/fast pairs (--compare).")
     ap.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS of each run (--compare).")
     ap.add_argument("--no-seed-arm", action="store_true", help="Skip the other-seed run (--compare).")

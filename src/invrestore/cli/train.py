@@ -34,6 +34,12 @@ __all__ = ["load_task", "train"]
     metavar="N|START:N",
     help="Profile N steps (after 20 warm-up steps, or from step START) into RUN_DIR/profile.json and profile.txt.",
 )
+@click.option(
+    "--fast",
+    is_flag=True,
+    help="The family's recommended fast path (bf16, channels-last, fused Adam, device-resident data; "
+    "docs/training.md), before --set values, which win.",
+)
 @click.option("--no-resume", is_flag=True, help="Start from scratch even if run-dir has a checkpoint.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train(
@@ -43,6 +49,7 @@ def train(
     max_steps: int | None,
     time_limit: float | None,
     profile_spec: str | None,
+    fast: bool,
     no_resume: bool,
     no_progress: bool,
 ) -> None:
@@ -57,7 +64,7 @@ def train(
         profile = parse_profile_spec(profile_spec) if profile_spec is not None else None
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--profile") from None
-    task = load_task(config, overrides)
+    task = load_task(config, overrides, fast=fast)
     out = Path(run_dir) if run_dir else Path("runs") / Path(config).stem
     res = fit(
         task,

@@ -271,8 +271,12 @@ def list_tasks() -> list[str]:
     return sorted(TASKS)
 
 
-def load_task(config: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> Any:
+def load_task(config: str | Path, overrides: tuple[str, ...] | list[str] = (), fast: bool = False) -> Any:
     """Read a YAML preset, apply ``key=value`` overrides, validate it, and build its family's task.
+
+    ``fast=True`` puts the family's recommended fast-path settings (its task's ``fast_settings``: bf16 autocast with
+    float32 flows, channels-last, foreach/fused Adam, device-resident data, a host sync every 10 steps) before
+    ``overrides``, which therefore still win.
 
     Everything a config can get wrong is reported here, before any training starts, as one
     :class:`~invrestore.errors.ConfigError` naming the key: unknown keys and types (the frozen dataclasses), values
@@ -295,6 +299,8 @@ def load_task(config: str | Path, overrides: tuple[str, ...] | list[str] = ()) -
     if family not in TASKS:
         raise ConfigError(f"config '{path}' has family={family!r}; known families: {', '.join(sorted(TASKS))}")
     entry = TASKS[family]
+    if fast:
+        overrides = (*getattr(entry.task, "fast_settings", ()), *overrides)
     try:
         cfg: Any = load_config(entry.config, path, overrides)
     except (ValueError, TypeError) as e:  # a family check that is not yet a ConfigError

@@ -22,7 +22,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from invrestore.errors import ConfigError
 
-__all__ = ["OptimConfig", "TrainConfig", "config_to_yaml", "load_config", "merge_config"]
+__all__ = ["FAST_SETTINGS", "OptimConfig", "TrainConfig", "config_to_yaml", "load_config", "merge_config"]
 
 T = TypeVar("T")
 
@@ -33,6 +33,16 @@ SCHEDULES = ("multistep", "plateau", "multistep-plateau", "linear")
 PRECISIONS = ("float32", "bf16", "fp16")
 COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 NAN_POLICIES = ("raise", "rollback")
+#: What ``invrestore train --fast`` (``load_task(..., fast=True)``) applies before the user's own overrides: the
+#: settings measured fastest on the CPU for the convolutional families (docs/training.md, "Measured on this CPU"). A
+#: family whose training set or layers do not suit one leaves it out (its task's ``fast_settings``).
+FAST_SETTINGS = (
+    "train.precision=bf16",
+    "train.channels_last=true",
+    "train.fused_optim=true",
+    "train.device_resident=true",
+    "train.sync_every=10",
+)
 
 
 @dataclass(frozen=True)

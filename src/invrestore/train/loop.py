@@ -500,6 +500,8 @@ def fit(
             for name, opt in optimizers.items():
                 rec["lr" if len(optimizers) == 1 else f"lr_{name}"] = opt.param_groups[0]["lr"]
             rec.update({k: float(v) / count for k, v in running.items()})
+            if device.type == "cuda":  # the allocator's peak so far (a host-side counter: no sync)
+                rec["gpu_mem_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
             logger.log(rec)
             running, count = {}, 0
         if val_now:

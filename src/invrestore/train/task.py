@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from invrestore.train.config import OptimConfig, TrainConfig
+from invrestore.train.config import FAST_SETTINGS, OptimConfig, TrainConfig
 
 __all__ = ["BaseTask", "unwrap"]
 
@@ -60,12 +60,15 @@ class BaseTask(ABC, Generic[C]):
             gradients itself; for steps that call sub-networks directly, e.g. a GAN's G and D).
         family: the registered task key (the preset's ``family:``), set by ``register_task``.
         config_class: the family's config dataclass, set by ``register_task``.
+        fast_settings: the ``key=value`` overrides ``invrestore train --fast`` applies for this family (default
+            :data:`~invrestore.train.config.FAST_SETTINGS`; the user's ``--set`` overrides come after and win).
     """
 
     best_metric: ClassVar[str] = "loss"
     sync_gradients: ClassVar[str] = "ddp"
     family: ClassVar[str] = ""
     config_class: ClassVar[type] = object
+    fast_settings: ClassVar[tuple[str, ...]] = FAST_SETTINGS
 
     def __init__(self, cfg: C) -> None:
         self.cfg = cfg

@@ -27,7 +27,7 @@ from invrestore.models.pix2pix.config import GANLossConfig, Pix2PixConfig, Pix2P
 from invrestore.models.pix2pix.losses import discriminator_loss, generator_loss
 from invrestore.models.pix2pix.model import Pix2Pix
 from invrestore.models.registry import build_model, register_task
-from invrestore.train.config import OptimConfig
+from invrestore.train.config import FAST_SETTINGS, OptimConfig
 from invrestore.train.task import BaseTask, unwrap
 
 __all__ = [
@@ -150,6 +150,8 @@ class Pix2PixTask(BaseTask[Pix2PixConfig]):
 
     best_metric = "psnr"
     sync_gradients = "allreduce"  # the step calls G and D directly: the loop all-reduces gradients, no DDP wrapper
+    # --fast: no device-resident data, which needs a PairedDataset (real paired sets such as Rain800 are not one)
+    fast_settings = tuple(s for s in FAST_SETTINGS if not s.startswith("train.device_resident"))
 
     def __init__(self, cfg: Pix2PixConfig) -> None:
         super().__init__(cfg)
