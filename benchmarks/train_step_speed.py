@@ -8,8 +8,9 @@ Builds the task, model, Adam and data loader of ``invrestore train CONFIG`` and 
 - with ``--profile``: the ops that take the most device (else CPU) time over a few steps.
 
 With ``--compare``, instead: whole ``invrestore train`` runs of the preset, today's loop (``eager``) against the
-fast path (``fast``: the ``--fast`` overrides, by default what ``invrestore train --fast`` applies) and against the loop with another seed (``seed+1``, the noise floor
-of a loss curve), interleaved ``--repeats`` times (eager, fast, eager, fast, ... on a shared machine), each for
+fast path (``fast``: the ``--fast`` overrides, by default what ``invrestore train --fast`` applies) and against
+the loop with another seed (``seed+1``, the noise floor of a loss curve), interleaved ``--repeats`` times (eager,
+fast, eager, fast, ... on a shared machine), each for
 ``--steps`` steps in a subprocess with ``OMP_NUM_THREADS`` threads. It prints each run's steps/s (from its
 ``metrics.jsonl``, skipping the first log interval), the min/median ratio, and how far the fast loss curve is from
 the eager one compared with how far another seed's curve is (mean |Δ| of the logged losses over the run and over
@@ -36,7 +37,6 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
-
 
 
 def _run(config: str, sets: list[str], steps: int, threads: int, run_dir: Path) -> dict[str, object]:
