@@ -10,6 +10,8 @@ Whole ``invrestore train`` runs of the paper recipe (batch 16 × 144² crops of 
                         device-resident data, a host sync every 50 steps), ``--curve-steps`` steps
 ``x2-eager``            today's loop: float32 (TF32 convolutions, cuDNN autotuning: the loop's defaults), the data
                         loader with ``--workers`` workers, a host sync per step; the same seed and steps
+``x2-eager-parts``      ``benchmarks/train_step_speed.py`` on today's settings: the data loader's batches/s alone and
+                        the step's rate on one fixed batch (is today's loop bound by its loader?)
 ``x4-eager``, ``x4-fast``  the same two at ×4, ``--rate-steps`` steps; ``x4-fast`` is profiled at its end
 ``x2-fast-seed11``      the fast path with another seed: the noise floor of a loss curve; profiled at its start
 ``x2-fast-compile``     + ``train.compile=max-autotune-no-cudagraphs``, ``--rate-steps`` × 2 steps (if time is left)
@@ -71,6 +73,7 @@ def arms(args: argparse.Namespace) -> list[dict[str, Any]]:
     return [
         {"name": "x2-fast", "config": X2, "sets": [], "steps": c},
         {"name": "x2-eager", "config": X2, "sets": [*EAGER, workers], "steps": c},
+        {"name": "x2-eager-parts", "config": X2, "sets": EAGER, "script": "train_step_speed.py"},
         {"name": "x4-eager", "config": X4, "sets": [*EAGER, workers], "steps": r},
         {"name": "x4-fast", "config": X4, "sets": [], "steps": r, "profile": prof_end, "profile_as": "x4"},
         {
@@ -106,6 +109,23 @@ def curve_gap(a: list[tuple[int, float]], b: list[tuple[int, float]]) -> dict[st
         return None
     tail = d[2 * len(d) // 3 :] or d
     return {"mean_abs_diff": sum(d) / len(d), "mean_abs_diff_last_third": sum(tail) / len(tail), "points": len(d)}
+
+
+def parts(arm: dict[str, Any], args: argparse.Namespace, left: float) -> dict[str, Any]:
+    """Loader batches/s and fixed-batch steps/s of today's settings (``train_step_speed.py``, TF32 + cuDNN autotune)."""
+    import subprocess
+
+    cmd = [sys.executable, str(REPO / "benchmarks" / arm["script"]), str(REPO / arm["config"]), "--steps", "30"]
+    cmd += ["--workers", str(args.workers), "--tf32", "--cudnn-benchmark"]
+    for s in [*arm["sets"], *args.overrides]:
+        cmd += ["--set", s]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=max(left, 1.0))
+    except subprocess.TimeoutExpired:
+        return {"error": "timed out"}
+    if out.returncode != 0:
+        return {"error": " | ".join(out.stderr.strip().splitlines()[-3:])}
+    return {"output": out.stdout.strip().splitlines()[-1]}
 
 
 def main() -> None:
@@ -145,6 +165,10 @@ def main() -> None:
                 results[name] = {"skipped": f"{left:.0f} s left"}
                 continue
             run_dir = args.runs / name
+            if "script" in arm:
+                results[name] = parts(arm, args, left)
+                log(f"{name}: {results[name].get('output', results[name].get('error'))}")
+                continue
             steps = int(arm["steps"])
             sets = [*arm["sets"], f"train.steps={steps}", f"train.log_every={args.log_every}"]
             sets += [f"train.ckpt_every={steps}", "train.val_every=0", "train.optim.milestones=[]"]

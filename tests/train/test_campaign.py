@@ -1,4 +1,5 @@
-"""The GPU campaign's CPU side: lossless data packing, weight export/join, and the adoption rule."""
+"""The GPU campaign's CPU side: lossless data packing, weight export/join, the adoption rule, and the GPU window's
+rate and loss-curve arithmetic."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 import campaign_adopt  # noqa: E402
 import gpu_campaign  # noqa: E402
+import gpu_window  # noqa: E402
 import pack_training_data  # noqa: E402
 
 
@@ -131,3 +133,29 @@ def test_one_held_out_set_losing_too_much_refuses() -> None:
     ok, why = campaign_adopt.decide({"a": 31.0, "b": 29.9}, {"a": 30.0, "b": 30.0}, 0.02, 0.05)
     assert not ok and "b loses 0.100 dB" in why
     assert campaign_adopt.decide({"a": 30.5, "b": 30.0}, {"a": 30.0, "b": 30.0}, 0.02, 0.05)[0]
+
+
+def _metrics(run: Path, recs: list[tuple[int, float, float]]) -> Path:
+    run.mkdir(parents=True)
+    lines = [json.dumps({"kind": "train", "step": s, "time": t, "loss": v}) for s, t, v in recs]
+    (run / "metrics.jsonl").write_text("\n".join([*lines, json.dumps({"kind": "stop", "step": 0})]) + "\n")
+    return run
+
+
+def test_the_window_rate_skips_the_first_interval_and_the_profiled_span(tmp_path: Path) -> None:
+    # 10 steps per log; the first interval holds start-up (20 s), then 2 s per interval until step 40, and the
+    # profiled steps 40..50 are slow (10 s)
+    run = _metrics(
+        tmp_path / "r", [(10, 20.0, 1.0), (20, 22.0, 1.0), (30, 24.0, 1.0), (40, 26.0, 1.0), (50, 36.0, 1.0)]
+    )
+    assert gpu_window.rate_of(run, None) == pytest.approx(30 / 14)
+    assert gpu_window.rate_of(run, "40:10") == pytest.approx(5.0)  # steps 20..40 in 4 s
+    assert gpu_window.rate_of(_metrics(tmp_path / "short", [(10, 1.0, 1.0), (20, 2.0, 1.0)]), None) is None
+
+
+def test_the_window_compares_loss_curves_at_the_steps_both_logged() -> None:
+    a = [(50, 10.0), (100, 8.0), (150, 7.0)]
+    b = [(50, 11.0), (100, 8.5), (200, 1.0)]
+    gap = gpu_window.curve_gap(a, b)
+    assert gap == {"mean_abs_diff": 0.75, "mean_abs_diff_last_third": 0.5, "points": 2}
+    assert gpu_window.curve_gap(a, []) is None
