@@ -75,14 +75,22 @@ def train(
     resume: bool,
     logfile: Path,
     extra: tuple[str, ...] = (),
+    hard: float | None = None,
 ) -> None:
+    """One ``invrestore train`` run (``--time-limit time_limit``); ``hard``: kill it after that many seconds even
+    before its first step (a compilation or an autotuning that outlasts the budget), with the checkpoint it has."""
     cmd = [sys.executable, "-m", "invrestore", "train", config, "--run-dir", str(run_dir), "--no-progress", *extra]
     cmd += ["--time-limit", f"{max(time_limit, 1.0):.0f}"] + ([] if resume else ["--no-resume"])
     for s in sets:
         cmd += ["--set", s]
     log(f"train {' '.join(cmd[4:])}")
     with logfile.open("ab") as fh:
-        code = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=os.environ.copy()).returncode
+        try:
+            code = subprocess.run(
+                cmd, stdout=fh, stderr=subprocess.STDOUT, env=os.environ.copy(), timeout=hard
+            ).returncode
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"training killed after {hard:.0f} s (the budget), before it stopped itself") from None
     if code != 0:
         tail = " | ".join(logfile.read_text(errors="replace").strip().splitlines()[-3:])
         raise RuntimeError(f"training exited {code}: {tail}")

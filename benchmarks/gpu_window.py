@@ -39,6 +39,7 @@ Usage (on the GPU machine; the data as for ``benchmarks/gpu_campaign.py``, see d
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -84,21 +85,39 @@ def arms(args: argparse.Namespace) -> list[dict[str, Any]]:
             "profile": f"{2 * args.log_every}:{args.profile_steps}",
             "profile_as": "x2",
         },
-        {"name": "x2-fast-compile", "config": X2, "sets": ["train.compile=max-autotune-no-cudagraphs"], "steps": 2 * r},
-        {"name": "x2-fast-graphs", "config": X2, "sets": ["train.compile=reduce-overhead"], "steps": 2 * r},
+        {
+            "name": "x2-fast-compile",
+            "config": X2,
+            "sets": ["train.compile=max-autotune-no-cudagraphs"],
+            "steps": 2 * r,
+            "min_s": args.compile_min,
+        },
+        {
+            "name": "x2-fast-graphs",
+            "config": X2,
+            "sets": ["train.compile=reduce-overhead"],
+            "steps": 2 * r,
+            "min_s": args.compile_min,
+        },
     ]
 
 
 def rate_of(run_dir: Path, profile: str | None) -> float | None:
-    """Steps/s from the second log record to the last one before the profiled span (None: too few records)."""
+    """Steps/s over the log intervals after the first one (start-up, compilation, autotuning), leaving out those
+    that overlap the profiled span ``START:N`` (None: no interval left)."""
     recs = records(run_dir, "train")
+    lo, hi = -1, -1
     if profile is not None:
-        start = int(profile.split(":")[0])
-        recs = [r for r in recs if r["step"] <= start] or recs
-    if len(recs) < 3:
-        return None
-    a, b = recs[1], recs[-1]
-    return (float(b["step"]) - float(a["step"])) / max(float(b["time"]) - float(a["time"]), 1e-6)
+        a, n = (int(x) for x in profile.split(":"))
+        lo, hi = a, a + n
+    steps = secs = 0.0
+    for prev, cur in itertools.pairwise(recs[1:]):
+        s0, s1 = int(prev["step"]), int(cur["step"])
+        if s1 > lo and s0 < hi:  # this interval ran profiled steps
+            continue
+        steps += s1 - s0
+        secs += float(cur["time"]) - float(prev["time"])
+    return steps / secs if secs > 0 else None
 
 
 def curve_gap(a: list[tuple[int, float]], b: list[tuple[int, float]]) -> dict[str, float] | None:
@@ -141,6 +160,7 @@ def main() -> None:
     ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--workers", type=int, default=6, help="Data-loader workers of today's loop.")
     ap.add_argument("--startup", type=float, default=20.0, help="Seconds an arm needs before it can be useful.")
+    ap.add_argument("--compile-min", type=float, default=150.0, help="Seconds a compile arm needs to be tried.")
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="Override for every arm.")
     args = ap.parse_args()
     t_start = time.time()
@@ -160,7 +180,7 @@ def main() -> None:
         for arm in arms(args):
             name = arm["name"]
             left = args.budget - (time.time() - t_start) - 15.0  # the tarball and the summary
-            if left < args.startup + 10:
+            if left < max(args.startup + 10, float(arm.get("min_s", 0))):
                 log(f"{name}: skipped, {left:.0f} s left")
                 results[name] = {"skipped": f"{left:.0f} s left"}
                 continue
@@ -176,7 +196,9 @@ def main() -> None:
             extra = ("--profile", arm["profile"]) if "profile" in arm else ()
             t0 = time.time()
             try:
-                train(str(REPO / arm["config"]), run_dir, sets, left, False, args.runs / f"{name}.log", extra)
+                train(
+                    str(REPO / arm["config"]), run_dir, sets, left, False, args.runs / f"{name}.log", extra, hard=left
+                )
             except Exception as e:  # one arm failing must not lose the others
                 log(f"{name} FAILED: {type(e).__name__}: {e}")
                 results[name] = {"error": f"{type(e).__name__}: {e}"}

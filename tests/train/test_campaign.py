@@ -150,6 +150,7 @@ def test_the_window_rate_skips_the_first_interval_and_the_profiled_span(tmp_path
     )
     assert gpu_window.rate_of(run, None) == pytest.approx(30 / 14)
     assert gpu_window.rate_of(run, "40:10") == pytest.approx(5.0)  # steps 20..40 in 4 s
+    assert gpu_window.rate_of(run, "20:10") == pytest.approx(20 / 12)  # the intervals after the profile count too
     assert gpu_window.rate_of(_metrics(tmp_path / "short", [(10, 1.0, 1.0), (20, 2.0, 1.0)]), None) is None
 
 
