@@ -31,7 +31,7 @@ def test_summary_gives_the_busy_share_and_ranks_kernels_by_time() -> None:
     assert s["kernels_per_step"] == 2.0
     assert s["kernel_time_ms_per_step"] == pytest.approx(14 / 1e3 / 2)
     top = s["top_kernels"]
-    assert [k["name"] for k in top][0] == "gemm" and top[0]["calls_per_step"] == 1.0
+    assert top[0]["name"] == "gemm" and top[0]["calls_per_step"] == 1.0
     assert top[0]["share_of_kernel_time"] == pytest.approx(12 / 14)
 
 
