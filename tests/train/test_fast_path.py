@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import sys
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import torch
@@ -171,3 +173,47 @@ def test_bf16_keeps_an_invertible_networks_stream_in_float32() -> None:
     err_guarded, dtype_guarded = recon_error(guarded)
     assert dtype_plain == torch.bfloat16 and dtype_guarded == torch.float32
     assert err_guarded < 1e-3 < err_plain  # bf16 streams lose invertibility; the guarded one keeps it
+
+
+def test_guarded_dense_subnets_concatenate_in_bf16_with_the_same_forward() -> None:
+    """The subnet input is cast once on entry: the forward is bit-identical to letting each conv cast it, and no
+    concatenation inside a DenseBlock is promoted to float32 (or laid out again in NCHW under channels-last)."""
+    from invrestore.models.registry import create_model
+    from invrestore.train import fast
+
+    torch.manual_seed(0)
+    net = create_model("irn-x2")
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.01 * torch.randn_like(p))  # make the zero-initialised last convs matter
+    x = torch.rand(4, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+
+    def run(pre_cast: bool) -> tuple[torch.Tensor, list[tuple[torch.dtype, bool]]]:
+        m = copy.deepcopy(net)
+        hook = fast._low_precision_input
+        if not pre_cast:
+            fast._low_precision_input = lambda module, args: None  # type: ignore[assignment]
+        try:
+            fast.keep_flows_in_float32(m)
+        finally:
+            fast._low_precision_input = hook  # type: ignore[assignment]
+        m = m.to(memory_format=torch.channels_last)
+        cats: list[tuple[torch.dtype, bool]] = []
+        real_cat = torch.cat
+
+        def spy(tensors: Any, dim: int = 0) -> torch.Tensor:
+            out = real_cat(tensors, dim)
+            cats.append((out.dtype, out.is_contiguous(memory_format=torch.channels_last)))
+            return out
+
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16), mock.patch.object(torch, "cat", spy):
+            out, _ = m(x)
+        return out, cats
+
+    ref, cats_ref = run(pre_cast=False)
+    out, cats = run(pre_cast=True)
+    assert torch.equal(out, ref) and out.dtype == torch.float32
+    low = [cl for d, cl in cats if d == torch.bfloat16]
+    assert len(low) == 4 * 24 and all(low)  # the 4 cats of each of the 24 DenseBlocks: bf16, channels-last
+    stream = len(cats) - len(low)  # the float32 cats of the invertible stream itself
+    assert sum(d == torch.float32 for d, _ in cats_ref) == stream + 4 * 24  # before: promoted to float32

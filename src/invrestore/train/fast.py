@@ -81,6 +81,36 @@ def _float32_output(module: nn.Module, args: Any, output: Any) -> Any:
     return output
 
 
+def _low_precision_input(module: nn.Module, args: Any) -> Any:
+    """Cast a subnet's float32 inputs to the autocast dtype once, on the way in.
+
+    The result is the same as letting each convolution cast its own input (the first thing autocast does), but a
+    dense subnet concatenates its input with its 16-bit feature maps before every convolution, and ``cat`` of a
+    float32 and a 16-bit tensor promotes all of it to float32, only to be cast back by the next convolution: IRN ×2
+    spent a fifth of a CPU step in those copies. Where a subnet's input meets only convolutions and concatenations
+    (IRN's DenseBlock, Glow's and ILC's subnets) the forward is bit for bit the same; selfVAE's DenseNet subnet also
+    applies an ELU to it, which then runs in 16 bits like its other feature maps. Outside autocast (validation,
+    inference) nothing changes.
+    """
+    if not args or not torch.is_tensor(args[0]):
+        return None
+    device = args[0].device.type
+    if not torch.is_autocast_enabled(device):
+        return None
+    dtype = torch.get_autocast_dtype(device)
+    weight = next((p for p in module.parameters() if p.dim() == 4), None)
+    channels_last = weight is not None and weight.is_contiguous(memory_format=torch.channels_last)
+    out = []
+    for a in args:
+        if torch.is_tensor(a) and a.is_floating_point() and a.dtype == torch.float32:
+            # a channel slice of the stream is no longer dense: without a format it would come out NCHW and each
+            # concatenation with the channels-last feature maps would be laid out again
+            fmt = torch.channels_last if channels_last and a.dim() == 4 else torch.preserve_format
+            a = a.to(dtype, memory_format=fmt)
+        out.append(a)
+    return tuple(out)
+
+
 def _without_autocast(fn: Callable[..., Any]) -> Callable[..., Any]:
     def run(*args: Any, **kwargs: Any) -> Any:
         device = next((a.device.type for a in args if torch.is_tensor(a)), "cuda")
@@ -96,9 +126,10 @@ def keep_flows_in_float32(model: nn.Module) -> int:
     Under bf16/fp16 autocast an invertible network loses its invertibility: the Haar transforms are convolutions,
     so autocast runs them (and then every coupling's ``x·exp(s) + t``) in 16 bits, and the rounding of each block
     accumulates over the chain (IRN ×4: forward-then-inverse reconstructs at ≈ 26 dB PSNR instead of ≈ 119 dB).
-    Here the coupling sub-networks (the convolutions, most of the work) still run in 16 bits, but their outputs are
-    cast back to float32, and the non-coupling invertible layers (Haar, 1×1 convolutions, ActNorm) run with
-    autocast off, so the stream, the exponentials and the log-determinants stay float32.
+    Here the coupling sub-networks (the convolutions, most of the work) still run in 16 bits (their inputs cast
+    once on entry, so a dense subnet's concatenations stay 16-bit), but their outputs are cast back to float32, and
+    the non-coupling invertible layers (Haar, 1×1 convolutions, ActNorm) run with autocast off, so the stream, the
+    exponentials and the log-determinants stay float32.
     """
     from invrestore.nn.base import InvertibleModule, InvertibleSequential
     from invrestore.nn.coupling import InvBlock, _Coupling
@@ -107,10 +138,12 @@ def keep_flows_in_float32(model: nn.Module) -> int:
     for m in model.modules():
         if isinstance(m, InvBlock):
             for sub in (m.F, m.G, m.H):
+                sub.register_forward_pre_hook(_low_precision_input)
                 sub.register_forward_hook(_float32_output)
             changed += 1
         elif isinstance(m, _Coupling):
             for sub in m.children():
+                sub.register_forward_pre_hook(_low_precision_input)
                 sub.register_forward_hook(_float32_output)
             changed += 1
         elif (
