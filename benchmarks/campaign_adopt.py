@@ -38,6 +38,8 @@ from gpu_campaign import TARGETS  # noqa: E402
 HELD_OUT = ("Set14", "BSD100", "Kodak24")
 PACKAGE_WEIGHTS = REPO / "src" / "invrestore" / "weights"
 CARD_HEAD = "## GPU campaign"
+# the validation metric of each target's task, as the manifest names claims (IRN scores the Y channel)
+CLAIM_KEYS = {"irn-x4": "Y_PSNR", "irn-x2": "Y_PSNR", "irn-color": "RGB_PSNR", "crm-q90": "RGB_PSNR_irn-x2_q90"}
 
 Scorer = Callable[[str, Path, str, int], float]
 
@@ -80,6 +82,11 @@ def decide(new: dict[str, float], old: dict[str, float], min_gain: float, max_lo
     return True, f"mean gain {mean:+.3f} dB ({text})"
 
 
+def _device_name(window: dict[str, Any]) -> str:
+    """The device a window ran on, as the card names it ("cpu" runs are not GPU minutes)."""
+    return str(window.get("device") or "unknown device")
+
+
 def card_section(name: str, history: list[dict[str, Any]]) -> str:
     steps = sum(int(h["steps"]) for h in history)
     minutes = sum(float(h["gpu_seconds"]) for h in history) / 60
@@ -88,22 +95,23 @@ def card_section(name: str, history: list[dict[str, Any]]) -> str:
     lines = [
         CARD_HEAD,
         "",
-        f"Continued on a GPU by `benchmarks/gpu_campaign.py` ({len(history)} adopted window(s); written by "
-        "`benchmarks/campaign_adopt.py`).",
+        f"Continued by `benchmarks/gpu_campaign.py` ({len(history)} adopted window(s), on "
+        f"{', '.join(sorted({_device_name(h) for h in history}))}; written by `benchmarks/campaign_adopt.py`).",
         "",
-        f"- Cumulative campaign steps: {steps:,} ({minutes:.1f} GPU-minutes) on top of the training above.",
+        f"- Cumulative campaign steps: {steps:,} ({minutes:.1f} device-minutes) on top of the training above.",
         f"- Data: T91 + BSDS200, recipe `{last['config']}` (official loss, batch and crop; constant lr then a final "
         "decay stage per window; bf16 autocast). Checkpoints picked on Set5; adopted on held-out "
         f"{', '.join(sets)} only.",
         f"- Last window: {last['date']}, {last['device']}, torch {last['torch']}, {last['steps']:,} steps, "
         f"picked the `{last['picked']}` checkpoint (step {last['picked_step']}).",
         "",
-        "| window | steps | GPU-min | " + " | ".join(f"{s} before → after" for s in sets) + " |",
-        "|---|---|---|" + "---|" * len(sets),
+        "| window | device | steps | minutes | " + " | ".join(f"{s} before → after" for s in sets) + " |",
+        "|---|---|---|---|" + "---|" * len(sets),
     ]
     for i, h in enumerate(history, 1):
         cells = " | ".join(f"{h['held_out_old'][s]:.2f} → {h['held_out_new'][s]:.2f}" for s in sets)
-        lines.append(f"| {i} ({h['date']}) | {int(h['steps']):,} | {float(h['gpu_seconds']) / 60:.1f} | {cells} |")
+        minutes_i = float(h["gpu_seconds"]) / 60
+        lines.append(f"| {i} ({h['date']}) | {_device_name(h)} | {int(h['steps']):,} | {minutes_i:.1f} | {cells} |")
     return "\n".join(lines) + "\n"
 
 
@@ -169,7 +177,8 @@ def adopt(
         hist_path.write_text(json.dumps(history, indent=1) + "\n")
         section = card_section(name, history)
         write_card(weights_dir / f"{name}.md", section)
-        claims: dict[str, float | str] = {f"{d}_PSNR": round(v, 2) for d, v in new.items()}
+        key = CLAIM_KEYS.get(name, "PSNR")  # the manifest's claim names, as irn_weights_report.py writes them
+        claims: dict[str, float | str] = {f"{d}_{key}": round(v, 2) for d, v in new.items()}
         if weights_dir.resolve() != PACKAGE_WEIGHTS.resolve():
             print(f"{name}: {weights_dir} is not the package's weights folder: the manifest is left alone")
         else:
@@ -178,7 +187,7 @@ def adopt(
             adopt_weights(name, shipped, tag=f"campaign-{len(history)}", claims=claims, card=f"{name}.md")
         steps = sum(int(h["steps"]) for h in history)
         row = " | ".join(f"{new[d]:.2f}" for d in datasets)
-        print(f"README row: | {name} | {row} | +{steps:,} GPU steps ({', '.join(datasets)}; campaign) |")
+        print(f"README row: | {name} | {row} | +{steps:,} campaign steps ({', '.join(datasets)}) |")
     return decisions
 
 

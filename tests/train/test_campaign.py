@@ -111,13 +111,13 @@ def test_better_weights_are_adopted_with_history_and_card(tmp_path: Path) -> Non
     history = json.loads((wdir / "irn-x2.campaign.json").read_text())
     assert len(history) == 1 and history[0]["held_out_new"]["BSD100"] == pytest.approx(32.5)
     card = (wdir / "irn-x2.md").read_text()
-    assert "## GPU campaign" in card and "1,000 (2.0 GPU-minutes)" in card and "31.00 → 31.50" in card
+    assert "## GPU campaign" in card and "1,000 (2.0 device-minutes)" in card and "31.00 → 31.50" in card
     assert card.index("## Evaluation") < card.index("## GPU campaign")  # the rest of the card is kept
     # a second window accumulates, and the section is replaced, not duplicated
     res2, _ = _fake_campaign(tmp_path / "again", 2.0)
     assert campaign_adopt.adopt(res2, wdir, score=_score) == {"irn-x2": True}
     card = (wdir / "irn-x2.md").read_text()
-    assert card.count("## GPU campaign") == 1 and "2,000 (4.0 GPU-minutes)" in card
+    assert card.count("## GPU campaign") == 1 and "2,000 (4.0 device-minutes)" in card
 
 
 @pytest.mark.parametrize("value", [0.9, 1.01])  # worse; better by less than --min-gain (0.02 dB)
