@@ -92,6 +92,29 @@ def test_validation_gives_the_numbers_of_the_irn_evaluation_protocol(data_root: 
     assert ours == {k: v for k, v in ref.means.items() if v is not None}
 
 
+def test_validation_scores_a_grayscale_image_as_y_like_the_protocol(data_root: Path) -> None:
+    """Set14's bridge.png is single-channel: validation must score it as the protocol does (gray as Y), or the
+    checkpoint pick and the campaign's adoption check disagree with the model card."""
+    from invrestore.data import ImageFolder, resolve_dataset
+    from invrestore.evaluation import evaluate_dataset
+    from invrestore.models.irn.rescaler import IRNRescaler
+
+    files = [f for f in resolve_dataset("Set14", str(data_root)).files if f.stem in ("baboon", "bridge")]
+    images = ImageFolder(files, mode="keep")
+    assert [images.load(i).shape[0] for i in range(len(images))] == [3, 1]
+    torch.manual_seed(0)
+    model = create_model("irn-x2").eval()
+    data = IRNDataConfig(root=str(data_root), val_set="Set14", val_limit=3)  # baboon, barbara, bridge
+    ours = IRNTask(IRNConfig(model=IRNModelConfig(name="irn-x2"), data=data)).validate(model, torch.device("cpu"))
+    first3 = list(resolve_dataset("Set14", str(data_root)).files)[:3]
+    assert first3[2].stem == "bridge"
+    keep = ImageFolder(first3, mode="keep")
+    ref = evaluate_dataset(
+        ((keep.files[i].stem, keep.load(i)) for i in range(len(keep))), IRNRescaler(model, seed=0), 2, "irn"
+    )
+    assert ours == {k: v for k, v in ref.means.items() if v is not None}
+
+
 def test_the_irn_color_step_returns_detached_tensor_metrics_too() -> None:
     from invrestore.models.irn.color_config import IRNColorConfig
     from invrestore.models.irn.color_steps import IRNColorTask

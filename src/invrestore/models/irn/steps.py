@@ -104,7 +104,8 @@ def bicubic_pairs(d: IRNDataConfig, scale: int, seed: int) -> Dataset[Any]:
 
 
 def validation_images(d: IRNDataConfig) -> Iterator[Tensor]:
-    """The first ``d.val_limit`` (0: all) images of ``d.val_set`` as ``(C, H, W)`` floats, read one at a time."""
+    """The first ``d.val_limit`` (0: all) images of ``d.val_set`` as ``(C, H, W)`` floats, read one at a time;
+    grayscale files stay single-channel, so they are scored as Y like the ``irn`` protocol does (not as RGB)."""
     from invrestore.data import ImageFolder, resolve_dataset
 
     if d.val_set is None:
@@ -112,7 +113,7 @@ def validation_images(d: IRNDataConfig) -> Iterator[Tensor]:
     files = list(resolve_dataset(d.val_set, d.root).files)
     if d.val_limit:
         files = files[: d.val_limit]
-    images = ImageFolder(files, mode="rgb")
+    images = ImageFolder(files, mode="keep")
     for i in range(len(images)):
         yield images.load(i)
 
