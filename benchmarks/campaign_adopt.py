@@ -12,7 +12,7 @@
 3. adopts the new weights only if their mean over the held-out sets is higher by at least ``--min-gain`` dB and no
    set loses more than ``--max-loss`` dB; else it refuses and says why;
 4. on adoption: writes ``<name>.safetensors`` into ``--weights-dir``, appends the run to ``<name>.campaign.json``
-   (the cumulative history: steps, GPU-minutes, recipe, scores), regenerates the "GPU campaign" section of the model
+   (the cumulative history: steps, GPU-minutes, recipe, scores), regenerates the "Campaign" section of the model
    card ``<name>.md``, updates the weights manifest through ``invrestore.models.catalog.adopt_weights`` when that
    module exists, and prints the README row.
 
@@ -37,7 +37,8 @@ from gpu_campaign import TARGETS  # noqa: E402
 
 HELD_OUT = ("Set14", "BSD100", "Kodak24")
 PACKAGE_WEIGHTS = REPO / "src" / "invrestore" / "weights"
-CARD_HEAD = "## GPU campaign"
+CARD_HEAD = "## Campaign"  # its windows run on a lent GPU or, when none is lent, on the CPU
+LEGACY_HEADS = ("## GPU campaign",)  # what earlier cards called the section (replaced in place)
 # the validation metric of each target's task, as the manifest names claims (IRN scores the Y channel)
 CLAIM_KEYS = {"irn-x4": "Y_PSNR", "irn-x2": "Y_PSNR", "irn-color": "RGB_PSNR", "crm-q90": "RGB_PSNR_irn-x2_q90"}
 
@@ -117,8 +118,10 @@ def card_section(name: str, history: list[dict[str, Any]]) -> str:
 
 def write_card(card: Path, section: str) -> None:
     text = card.read_text() if card.is_file() else ""
-    if CARD_HEAD in text:
-        head, _, rest = text.partition(CARD_HEAD)
+    for old in LEGACY_HEADS:
+        text = text.replace(f"{old}\n", f"{CARD_HEAD}\n")
+    if f"{CARD_HEAD}\n" in text:
+        head, _, rest = text.partition(f"{CARD_HEAD}\n")
         nxt = rest.find("\n## ")
         tail = rest[nxt + 1 :] if nxt >= 0 else ""
         text = head + section + ("\n" + tail if tail else "")

@@ -111,13 +111,22 @@ def test_better_weights_are_adopted_with_history_and_card(tmp_path: Path) -> Non
     history = json.loads((wdir / "irn-x2.campaign.json").read_text())
     assert len(history) == 1 and history[0]["held_out_new"]["BSD100"] == pytest.approx(32.5)
     card = (wdir / "irn-x2.md").read_text()
-    assert "## GPU campaign" in card and "1,000 (2.0 device-minutes)" in card and "31.00 → 31.50" in card
-    assert card.index("## Evaluation") < card.index("## GPU campaign")  # the rest of the card is kept
+    assert "## Campaign\n" in card and "1,000 (2.0 device-minutes)" in card and "31.00 → 31.50" in card
+    assert card.index("## Evaluation") < card.index("## Campaign")  # the rest of the card is kept
     # a second window accumulates, and the section is replaced, not duplicated
     res2, _ = _fake_campaign(tmp_path / "again", 2.0)
     assert campaign_adopt.adopt(res2, wdir, score=_score) == {"irn-x2": True}
     card = (wdir / "irn-x2.md").read_text()
-    assert card.count("## GPU campaign") == 1 and "2,000 (4.0 device-minutes)" in card
+    assert card.count("## Campaign") == 1 and "2,000 (4.0 device-minutes)" in card
+
+
+def test_a_card_with_the_old_section_heading_gets_it_replaced_not_duplicated(tmp_path: Path) -> None:
+    card = tmp_path / "m.md"
+    card.write_text("# Model card\n\n## GPU campaign\n\nold table\n\n## Notes\n\nkept\n")
+    campaign_adopt.write_card(card, "## Campaign\n\nnew table\n")
+    text = card.read_text()
+    assert "GPU campaign" not in text and "old table" not in text
+    assert text.count("## Campaign") == 1 and "new table" in text and text.endswith("## Notes\n\nkept\n")
 
 
 @pytest.mark.parametrize("value", [0.9, 1.01])  # worse; better by less than --min-gain (0.02 dB)
@@ -126,7 +135,7 @@ def test_worse_or_barely_better_weights_are_refused_and_nothing_changes(tmp_path
     before = (wdir / "irn-x2.safetensors").read_bytes()
     assert campaign_adopt.adopt(res, wdir, score=_score) == {"irn-x2": False}
     assert (wdir / "irn-x2.safetensors").read_bytes() == before
-    assert not (wdir / "irn-x2.campaign.json").exists() and "GPU campaign" not in (wdir / "irn-x2.md").read_text()
+    assert not (wdir / "irn-x2.campaign.json").exists() and "## Campaign" not in (wdir / "irn-x2.md").read_text()
 
 
 def test_one_held_out_set_losing_too_much_refuses() -> None:
