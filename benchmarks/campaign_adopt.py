@@ -9,8 +9,10 @@
    ``invrestore.evaluation``: IRN Y-PSNR of the rescaled image; IRN_color RGB PSNR; the CRM's HR PSNR after
    IRN ↓, JPEG, CRM, IRN ↑) on the **held-out** sets ``--datasets`` (default Set14, BSD100, Kodak24). Set5 picked
    the checkpoint on the GPU, so it is not used here;
-3. adopts the new weights only if their mean over the held-out sets is higher by at least ``--min-gain`` dB and no
-   set loses more than ``--max-loss`` dB; else it refuses and says why;
+3. adopts the new weights only if their mean over the held-out sets is higher by at least ``--min-gain`` dB, no
+   set loses more than ``--max-loss`` dB and, for the IRN rescalers (scored image by image), no single image loses
+   more than ``--max-image-loss`` dB (a model that improves most images but breaks a few, e.g. a latent that
+   blows up on one kind of sky, is refused); else it refuses and says why;
 4. on adoption: writes ``<name>.safetensors`` into ``--weights-dir``, appends the run to ``<name>.campaign.json``
    (the cumulative history: steps, GPU-minutes, recipe, scores), regenerates the "Campaign" section of the model
    card ``<name>.md``, updates the weights manifest through ``invrestore.models.catalog.adopt_weights`` when that
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import sys
 import tempfile
 from collections.abc import Callable
@@ -42,11 +45,16 @@ LEGACY_HEADS = ("## GPU campaign",)  # what earlier cards called the section (re
 # the validation metric of each target's task, as the manifest names claims (IRN scores the Y channel)
 CLAIM_KEYS = {"irn-x4": "Y_PSNR", "irn-x2": "Y_PSNR", "irn-color": "RGB_PSNR", "crm-q90": "RGB_PSNR_irn-x2_q90"}
 
-Scorer = Callable[[str, Path, str, int], float]
+#: targets whose validation is scored image by image here (the IRN rescalers); the others give one mean per set
+PER_IMAGE = ("irn-x4", "irn-x2")
+
+Scorer = Callable[[str, Path, str, int], "float | list[float]"]
 
 
-def validation_score(name: str, weights: Path, dataset: str, limit: int) -> float:
-    """The target's validation metric (its task's ``best_metric``) of ``weights`` on ``dataset``, on the CPU."""
+def validation_score(name: str, weights: Path, dataset: str, limit: int) -> float | list[float]:
+    """The target's validation metric (its task's ``best_metric``) of ``weights`` on ``dataset``, on the CPU: one
+    score per image for :data:`PER_IMAGE` targets (their mean is the task's validation, the same z draws), else the
+    set's mean."""
     import torch
 
     from invrestore.models.registry import load_task
@@ -56,9 +64,29 @@ def validation_score(name: str, weights: Path, dataset: str, limit: int) -> floa
     sets += [str(x).format(weights=REPO / "src" / "invrestore" / "weights") for x in TARGETS[name].get("extra", [])]
     task = load_task(config, tuple(sets))
     model = task.build_model().eval()
+    if name in PER_IMAGE:
+        from invrestore.models.irn.rescaler import IRNRescaler
+        from invrestore.models.irn.steps import validation_images
+        from invrestore.models.irn.validation import rescaling_scores
+
+        method = IRNRescaler(model, seed=0)  # one generator across the images, as the task's validation
+        images = validation_images(task.cfg.data)  # type: ignore[attr-defined]
+        return [rescaling_scores([img], method, model.scale)["psnr_y"] for img in images]
     with torch.no_grad():
         res = task.validate(model, torch.device("cpu"))
     return float(res[task.best_metric])
+
+
+def _per_image(v: float | list[float]) -> list[float]:
+    return [float(x) for x in v] if isinstance(v, (list, tuple)) else [float(v)]
+
+
+def worst_image(new: list[float], old: list[float]) -> tuple[int, float]:
+    """``(index, change in dB)`` of the image that changes most for the worse (sets scored by mean: one entry)."""
+    if len(new) != len(old):
+        raise ValueError(f"{len(new)} new scores against {len(old)} old ones")
+    i = min(range(len(new)), key=lambda k: new[k] - old[k])
+    return i, new[i] - old[i]
 
 
 def join_weights(result_dir: Path, files: list[str], dst: Path) -> None:
@@ -139,6 +167,7 @@ def adopt(
     max_loss: float = 0.05,
     dry_run: bool = False,
     score: Scorer = validation_score,
+    max_image_loss: float = 1.0,
 ) -> dict[str, bool]:
     """Decide and (unless ``dry_run``) adopt each target of ``result_dir``; returns ``{target: adopted}``."""
     summary = json.loads((result_dir / "campaign.json").read_text())
@@ -152,13 +181,25 @@ def adopt(
         with tempfile.TemporaryDirectory() as tmp:
             cand = Path(tmp) / f"{name}.safetensors"
             join_weights(result_dir, list(rec["files"]), cand)
-            new = {d: score(name, cand, d, limit) for d in datasets}
-            old = (
-                {d: score(name, shipped, d, limit) for d in datasets}
+            new_i = {d: _per_image(score(name, cand, d, limit)) for d in datasets}
+            old_i = (
+                {d: _per_image(score(name, shipped, d, limit)) for d in datasets}
                 if shipped.is_file()
-                else dict.fromkeys(datasets, float("-inf"))
+                else {d: [float("-inf")] * len(v) for d, v in new_i.items()}
             )
+            new = {d: math.fsum(v) / len(v) for d, v in new_i.items()}
+            old = {d: math.fsum(v) / len(v) for d, v in old_i.items()}
             ok, why = decide(new, old, min_gain, max_loss)
+            if ok and shipped.is_file():
+                for d in datasets:
+                    i, change = worst_image(new_i[d], old_i[d])
+                    if len(new_i[d]) > 1 and change < -max_image_loss:
+                        ok = False
+                        why = (
+                            f"image {i + 1} of {d} loses {-change:.2f} dB ({old_i[d][i]:.2f} → {new_i[d][i]:.2f}) "
+                            f"> --max-image-loss {max_image_loss:g} dB, though {why}"
+                        )
+                        break
             decisions[name] = ok
             print(f"{name}: {'ADOPT' if ok else 'REFUSE'}: {why}")
             if not ok or dry_run:
@@ -202,12 +243,24 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="Only the first N images of each set (0 = all).")
     ap.add_argument("--min-gain", type=float, default=0.02, help="dB the held-out mean must gain.")
     ap.add_argument("--max-loss", type=float, default=0.05, help="dB any one held-out set may lose.")
+    ap.add_argument(
+        "--max-image-loss", type=float, default=1.0, help="dB any one image may lose (IRN rescalers, scored per image)."
+    )
     ap.add_argument("--dry-run", action="store_true")
     args = ap.parse_args()
     sets = tuple(s for s in args.datasets.split(",") if s)
     if "Set5" in sets:
         raise SystemExit("Set5 picked the checkpoints: it cannot also decide the adoption (use held-out sets)")
-    adopt(args.result_dir, args.weights_dir, sets, args.limit, args.min_gain, args.max_loss, args.dry_run)
+    adopt(
+        args.result_dir,
+        args.weights_dir,
+        sets,
+        args.limit,
+        args.min_gain,
+        args.max_loss,
+        args.dry_run,
+        max_image_loss=args.max_image_loss,
+    )
 
 
 if __name__ == "__main__":

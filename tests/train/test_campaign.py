@@ -138,6 +138,48 @@ def test_worse_or_barely_better_weights_are_refused_and_nothing_changes(tmp_path
     assert not (wdir / "irn-x2.campaign.json").exists() and "## Campaign" not in (wdir / "irn-x2.md").read_text()
 
 
+def _per_image_score(broken: float) -> campaign_adopt.Scorer:
+    """Per-image scores: the new weights (w = 1.5) gain 1 dB on every image but the third of Kodak24, which loses
+    ``broken`` dB; the shipped ones (w = 1.0) score 30 dB everywhere."""
+
+    def score(name: str, weights: Path, dataset: str, limit: int) -> list[float]:
+        new = float(load_weights(weights)["w"].mean()) > 1.0
+        scores = [31.0 if new else 30.0] * 5
+        if new and dataset == "Kodak24":
+            scores[2] = 30.0 - broken
+        return scores
+
+    return score
+
+
+def test_one_image_breaking_refuses_though_every_mean_gains(tmp_path: Path) -> None:
+    res, wdir = _fake_campaign(tmp_path, 1.5)
+    before = (wdir / "irn-x2.safetensors").read_bytes()
+    assert campaign_adopt.adopt(res, wdir, score=_per_image_score(3.0)) == {"irn-x2": False}  # Kodak24 mean +0.2
+    assert (wdir / "irn-x2.safetensors").read_bytes() == before
+    res, wdir = _fake_campaign(tmp_path / "small", 1.5)
+    assert campaign_adopt.adopt(res, wdir, score=_per_image_score(0.5)) == {"irn-x2": True}
+    history = json.loads((wdir / "irn-x2.campaign.json").read_text())
+    assert history[0]["held_out_new"]["Kodak24"] == pytest.approx((4 * 31.0 + 29.5) / 5)
+
+
+def test_the_per_image_scores_average_to_the_tasks_validation(
+    tmp_path: Path, data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from invrestore.models.registry import create_model, load_task
+
+    monkeypatch.setenv("INVRESTORE_DATA", str(data_root))
+    torch.manual_seed(0)
+    save_weights(create_model("irn-x2").state_dict(), tmp_path / "w.safetensors")
+    per_image = campaign_adopt.validation_score("irn-x2", tmp_path / "w.safetensors", "Set5", 2)
+    assert isinstance(per_image, list) and len(per_image) == 2
+    sets = (f"init_weights={tmp_path / 'w.safetensors'}", "data.val_set=Set5", "data.val_limit=2")
+    task = load_task(str(BENCH.parent / "configs/irn/campaign_x2.yaml"), sets)
+    with torch.no_grad():
+        mean = task.validate(task.build_model().eval(), torch.device("cpu"))["psnr_y"]
+    assert sum(per_image) / 2 == pytest.approx(mean, abs=1e-9)
+
+
 def test_one_held_out_set_losing_too_much_refuses() -> None:
     ok, why = campaign_adopt.decide({"a": 31.0, "b": 29.9}, {"a": 30.0, "b": 30.0}, 0.02, 0.05)
     assert not ok and "b loses 0.100 dB" in why
