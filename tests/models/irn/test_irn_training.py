@@ -127,6 +127,27 @@ def test_the_irn_color_step_returns_detached_tensor_metrics_too() -> None:
     assert all(torch.is_tensor(v) and not v.requires_grad for v in metrics.values())
 
 
+def test_irn_color_validation_skips_grayscale_images_like_its_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Validation images come single-channel for gray files (scored as Y by IRN) or as RGB with equal channels:
+    IRN_color has no colour to hide in either, and its report and ``decolorize`` skip them too."""
+    from invrestore.models.irn import color_steps
+    from invrestore.models.irn.color import color_metrics
+    from invrestore.models.irn.color_config import IRNColorConfig
+
+    g = torch.Generator().manual_seed(0)
+    colour = torch.rand(3, 24, 24, generator=g)
+    gray = torch.rand(1, 24, 24, generator=g)
+    images = [colour, gray, gray.expand(3, -1, -1).clone()]
+    monkeypatch.setattr(color_steps, "validation_images", lambda d: iter(images))
+    task = color_steps.IRNColorTask(IRNColorConfig())
+    torch.manual_seed(0)
+    model = task.build_model().eval()
+    with torch.no_grad():
+        ours = task.validate(model, torch.device("cpu"))
+        assert ours == color_metrics(model, colour.unsqueeze(0))
+    assert [color_steps.has_colour(x) for x in images] == [True, False, False]
+
+
 def test_fit_on_the_cpu_x2_preset_logs_the_same_metric_keys(data_root: Path, tmp_path: Path) -> None:
     from invrestore.models.registry import load_task
 

@@ -22,6 +22,12 @@ from invrestore.train.task import BaseTask
 __all__ = ["IRNColorTask"]
 
 
+def has_colour(x: Tensor) -> bool:
+    """Whether a ``(C, H, W)`` image has colour to hide: three channels, not all equal (Set14's ``bridge`` and
+    ``man`` are skipped by IRN_color's validation, as by its report and the ``decolorize`` command)."""
+    return x.shape[0] == 3 and not (torch.equal(x[0], x[1]) and torch.equal(x[1], x[2]))
+
+
 @register_task("irn-color", IRNColorConfig)
 class IRNColorTask(BaseTask[IRNColorConfig]):
     """Trains IRN_color with the official recipe (:class:`~invrestore.models.irn.color_config.IRNColorConfig`)."""
@@ -54,7 +60,8 @@ class IRNColorTask(BaseTask[IRNColorConfig]):
         net = self.unwrap(model)
         if not isinstance(net, IRNColor):
             raise TypeError(f"expected an IRNColor, got {type(net).__name__}")
-        rows = [color_metrics(net, x.unsqueeze(0).to(device)) for x in validation_images(self.cfg.data)]
+        images = (x for x in validation_images(self.cfg.data) if has_colour(x))  # gray: nothing to decolorize
+        rows = [color_metrics(net, x.unsqueeze(0).to(device)) for x in images]
         if not rows:
             return {}
         return {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
