@@ -64,14 +64,9 @@ def validation_score(name: str, weights: Path, dataset: str, limit: int) -> floa
     sets += [str(x).format(weights=REPO / "src" / "invrestore" / "weights") for x in TARGETS[name].get("extra", [])]
     task = load_task(config, tuple(sets))
     model = task.build_model().eval()
-    if name in PER_IMAGE:
-        from invrestore.models.irn.rescaler import IRNRescaler
-        from invrestore.models.irn.steps import validation_images
-        from invrestore.models.irn.validation import rescaling_scores
-
-        method = IRNRescaler(model, seed=0)  # one generator across the images, as the task's validation
-        images = validation_images(task.cfg.data)  # type: ignore[attr-defined]
-        return [rescaling_scores([img], method, model.scale)["psnr_y"] for img in images]
+    if name in PER_IMAGE:  # an IRNTask: the same z draws as its validate
+        rows = task.validate_per_image(model, torch.device("cpu"))  # type: ignore[attr-defined]
+        return [r[task.best_metric] for r in rows]
     with torch.no_grad():
         res = task.validate(model, torch.device("cpu"))
     return float(res[task.best_metric])

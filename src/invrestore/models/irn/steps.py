@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -142,13 +143,24 @@ class IRNTask(BaseTask[IRNConfig]):
         return training_losses(model, batch, self.cfg.loss, generator)
 
     def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
+        from invrestore.models.irn.validation import METRIC_KEYS
+
+        rows = self.validate_per_image(model, device)
+        if not rows:
+            return {}
+        return {k: math.fsum(r[k] for r in rows) / len(rows) for k in METRIC_KEYS}
+
+    def validate_per_image(self, model: nn.Module, device: torch.device) -> list[dict[str, float]]:
+        """The scores of :meth:`validate` for each image of ``data.val_set``, in order (their means are
+        :meth:`validate`'s; one z generator runs across the images, so the draws are the same); ``[]`` without a
+        validation set."""
         from invrestore.models.irn.rescaler import IRNRescaler
-        from invrestore.models.irn.validation import rescaling_scores
+        from invrestore.models.irn.validation import rescaling_image_scores
 
         if self.cfg.data.val_set is None:
-            return {}
+            return []
         irn = _inner(model)
         if not isinstance(irn, IRN):
             raise ConfigError(f"family irn validates IRN models, not {type(irn).__name__} (use family: irn-color)")
         method = IRNRescaler(irn, seed=0)
-        return rescaling_scores(validation_images(self.cfg.data), method, irn.scale, device=device)
+        return rescaling_image_scores(validation_images(self.cfg.data), method, irn.scale, device=device)

@@ -23,7 +23,7 @@ from invrestore.degradations.rescaling import RescalingMethod
 from invrestore.errors import DatasetNotFoundError, ScaleError
 from invrestore.metrics import psnr, quantize_8bit, ssim
 
-__all__ = ["METRIC_KEYS", "rescaling_scores"]
+__all__ = ["METRIC_KEYS", "rescaling_image_scores", "rescaling_scores"]
 
 #: The keys of :func:`rescaling_scores` (the protocol's metric columns).
 METRIC_KEYS = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb")
@@ -49,20 +49,35 @@ def _image_scores(hr: Tensor, method: RescalingMethod, s: int) -> tuple[float, f
     return psnr_y, ssim_y, psnr_rgb, ssim_rgb
 
 
-def rescaling_scores(
+def rescaling_image_scores(
     images: Iterable[Tensor], method: RescalingMethod, scale: int, device: torch.device | None = None
-) -> dict[str, float]:
-    """Mean ``psnr_y``, ``ssim_y``, ``psnr_rgb``, ``ssim_rgb`` of ``method`` at ``scale`` over ``images`` (HR
-    ``(C, H, W)`` floats from 8-bit files), under the ``irn`` protocol (see the module docstring).
+) -> list[dict[str, float]]:
+    """``psnr_y``, ``ssim_y``, ``psnr_rgb``, ``ssim_rgb`` of ``method`` at ``scale`` for each of ``images`` (HR
+    ``(C, H, W)`` floats from 8-bit files), in order, under the ``irn`` protocol (see the module docstring).
 
     Raises:
         DatasetNotFoundError: ``images`` is empty.
         ScaleError: an image smaller than ``2·scale + 1`` pixels on a side.
     """
-    rows: list[tuple[float, float, float, float]] = []
+    rows: list[dict[str, float]] = []
     with torch.no_grad():
         for hr in images:
-            rows.append(_image_scores(hr if device is None else hr.to(device), method, int(scale)))
+            scores = _image_scores(hr if device is None else hr.to(device), method, int(scale))
+            rows.append(dict(zip(METRIC_KEYS, scores, strict=True)))
     if not rows:
         raise DatasetNotFoundError("no validation images: check data.val_set and data.root")
-    return {k: math.fsum(r[i] for r in rows) / len(rows) for i, k in enumerate(METRIC_KEYS)}
+    return rows
+
+
+def rescaling_scores(
+    images: Iterable[Tensor], method: RescalingMethod, scale: int, device: torch.device | None = None
+) -> dict[str, float]:
+    """Mean ``psnr_y``, ``ssim_y``, ``psnr_rgb``, ``ssim_rgb`` of ``method`` at ``scale`` over ``images``: the means
+    of :func:`rescaling_image_scores`.
+
+    Raises:
+        DatasetNotFoundError: ``images`` is empty.
+        ScaleError: an image smaller than ``2·scale + 1`` pixels on a side.
+    """
+    rows = rescaling_image_scores(images, method, scale, device=device)
+    return {k: math.fsum(r[k] for r in rows) / len(rows) for k in METRIC_KEYS}
