@@ -12,11 +12,16 @@
 3. adopts the new weights only if their mean over the held-out sets is higher by at least ``--min-gain`` dB, no
    set loses more than ``--max-loss`` dB and, for the IRN rescalers (scored image by image), no single image loses
    more than ``--max-image-loss`` dB (a model that improves most images but breaks a few, e.g. a latent that
-   blows up on one kind of sky, is refused); else it refuses and says why;
+   blows up on one kind of sky, is refused); else it refuses and says why. The codecs (the ILC teachers) are
+   scored by their training objective at their own λ, the rate–distortion score −(λ·255²·MSE + bpp) of the task's
+   validation (estimated bpp), and must gain at least ``CODEC_MIN_GAIN`` with no set losing over
+   ``CODEC_MAX_LOSS`` (a better PSNR bought with more bits does not pass);
 4. on adoption: writes ``<name>.safetensors`` into ``--weights-dir``, appends the run to ``<name>.campaign.json``
    (the cumulative history: steps, GPU-minutes, recipe, scores), regenerates the "Campaign" section of the model
    card ``<name>.md``, updates the weights manifest through ``invrestore.models.catalog.adopt_weights`` when that
-   module exists, and prints the README row.
+   module exists, and prints the README row. A codec is measured again on real files first (Kodak24: each image
+   compressed to a container and decoded from it): the manifest's claims and the card's evaluation row are those
+   numbers.
 
 ``--dry-run`` decides and prints without writing. ``--limit N`` scores only the first N images of each set (a
 quick look; the adoption decision should use whole sets).
@@ -44,6 +49,10 @@ CARD_HEAD = "## Campaign"  # its windows run on a lent GPU or, when none is lent
 LEGACY_HEADS = ("## GPU campaign",)  # what earlier cards called the section (replaced in place)
 # the validation metric of each target's task, as the manifest names claims (IRN scores the Y channel)
 CLAIM_KEYS = {"irn-x4": "Y_PSNR", "irn-x2": "Y_PSNR", "irn-color": "RGB_PSNR", "crm-q90": "RGB_PSNR_irn-x2_q90"}
+
+#: the codecs' adoption thresholds, in units of the rate–distortion score (λ·255²·MSE + bpp; ≈ 1.5 for the q1 teacher)
+CODEC_MIN_GAIN = 0.005
+CODEC_MAX_LOSS = 0.005
 
 #: targets whose validation is scored image by image here (the IRN rescalers); the others give one mean per set
 PER_IMAGE = ("irn-x4", "irn-x2")
@@ -93,17 +102,59 @@ def join_weights(result_dir: Path, files: list[str], dst: Path) -> None:
     save_weights(sd, dst)
 
 
-def decide(new: dict[str, float], old: dict[str, float], min_gain: float, max_loss: float) -> tuple[bool, str]:
-    """Adopt iff the mean gain over the held-out sets is at least ``min_gain`` and no set loses over ``max_loss``."""
+def decide(
+    new: dict[str, float], old: dict[str, float], min_gain: float, max_loss: float, unit: str = "dB"
+) -> tuple[bool, str]:
+    """Adopt iff the mean gain over the held-out sets is at least ``min_gain`` and no set loses over ``max_loss``
+    (scores and thresholds in ``unit``; higher scores are better)."""
     gains = {k: new[k] - old[k] for k in new}
     mean = sum(gains.values()) / len(gains)
     worst = min(gains, key=lambda k: gains[k])
-    text = ", ".join(f"{k} {old[k]:.2f} → {new[k]:.2f} ({gains[k]:+.2f})" for k in new)
+    nd = 2 if unit == "dB" else 4
+    text = ", ".join(f"{k} {old[k]:.{nd}f} → {new[k]:.{nd}f} ({gains[k]:+.{nd}f})" for k in new)
     if mean < min_gain:
-        return False, f"mean gain {mean:+.3f} dB < {min_gain:g} dB ({text})"
+        return False, f"mean gain {mean:+.{nd + 1}f} {unit} < {min_gain:g} {unit} ({text})"
     if gains[worst] < -max_loss:
-        return False, f"{worst} loses {-gains[worst]:.3f} dB > {max_loss:g} dB ({text})"
-    return True, f"mean gain {mean:+.3f} dB ({text})"
+        return False, f"{worst} loses {-gains[worst]:.{nd + 1}f} {unit} > {max_loss:g} {unit} ({text})"
+    return True, f"mean gain {mean:+.{nd + 1}f} {unit} ({text})"
+
+
+def is_codec(name: str) -> bool:
+    """The target is a learned codec (scored by its rate–distortion score, measured on real files)."""
+    return bool(TARGETS[name].get("codec"))
+
+
+def real_file_scores(name: str, weights: Path, dataset: str = "Kodak24", limit: int = 0) -> dict[str, float]:
+    """``bpp`` (real container bytes), ``psnr_rgb``, ``ms_ssim``, ``bpp_est`` and ``psnr_nq`` of the codec
+    ``name`` with ``weights`` on ``dataset``: each image compressed to a container and decoded from it (the card's
+    protocol)."""
+    from invrestore.data import resolve_dataset
+    from invrestore.evaluation.rd import rd_points_learned
+    from invrestore.models.ilc.loading import load_codec
+
+    files = list(resolve_dataset(dataset, None).files)
+    files = files[:limit] if limit else files
+    point = rd_points_learned(load_codec(name, str(weights)), files)[0]
+    return {
+        "bpp": point.bpp_real,
+        "bpp_est": float(point.bpp_estimated or 0.0),
+        "psnr_rgb": point.psnr_rgb,
+        "ms_ssim": float(point.ms_ssim or 0.0),
+        "psnr_nq": float(point.psnr_no_quant or 0.0),
+    }
+
+
+def write_codec_evaluation(card: Path, dataset: str, r: dict[str, float]) -> None:
+    """Replace the ``| dataset | …`` row of the card's evaluation table (codec_weights_card.py's columns) with the
+    real-file numbers ``r``."""
+    text = card.read_text() if card.is_file() else ""
+    cells = f"{r['bpp']:.4f} | {r['bpp_est']:.4f} | {r['psnr_rgb']:.2f} | {r['ms_ssim']:.4f} | {r['psnr_nq']:.2f}"
+    row = f"| {dataset} | {cells} |"
+    lines = text.splitlines()
+    hits = [i for i, ln in enumerate(lines) if ln.startswith(f"| {dataset} |")]
+    if hits:
+        lines[hits[0]] = row
+        card.write_text("\n".join(lines) + "\n")
 
 
 def _device_name(window: dict[str, Any]) -> str:
@@ -116,6 +167,8 @@ def card_section(name: str, history: list[dict[str, Any]]) -> str:
     minutes = sum(float(h["gpu_seconds"]) for h in history) / 60
     last = history[-1]
     sets = list(last["held_out_new"])
+    codec = is_codec(name)
+    metric = "RD loss" if codec else "Y-PSNR" if name in PER_IMAGE else "PSNR"
     lines = [
         CARD_HEAD,
         "",
@@ -123,17 +176,26 @@ def card_section(name: str, history: list[dict[str, Any]]) -> str:
         f"{', '.join(sorted({_device_name(h) for h in history}))}; written by `benchmarks/campaign_adopt.py`).",
         "",
         f"- Cumulative campaign steps: {steps:,} ({minutes:.1f} device-minutes) on top of the training above.",
-        f"- Data: T91 + BSDS200, recipe `{last['config']}` (official loss, batch and crop; constant lr then a final "
-        "decay stage per window; bf16 autocast). Checkpoints picked on Set5; adopted on held-out "
-        f"{', '.join(sets)} only.",
+        f"- Data: T91 + BSDS200, recipe `{last['config']}` (the shipped run's loss, batch and crop; constant lr then "
+        "a final decay stage per window; bf16 autocast). Checkpoints picked on Set5; adopted on held-out "
+        f"{', '.join(sets)} only"
+        + (
+            ", by the training objective at the codec's λ: RD loss = λ·255²·MSE + bpp (estimated), lower is better; "
+            "the evaluation table above is measured again on real files at each adoption."
+            if codec
+            else "."
+        ),
         f"- Last window: {last['date']}, {last['device']}, torch {last['torch']}, {last['steps']:,} steps, "
         f"picked the `{last['picked']}` checkpoint (step {last['picked_step']}).",
         "",
-        "| window | device | steps | minutes | " + " | ".join(f"{s} before → after" for s in sets) + " |",
+        "| window | device | steps | minutes | " + " | ".join(f"{s} {metric} before → after" for s in sets) + " |",
         "|---|---|---|---|" + "---|" * len(sets),
     ]
     for i, h in enumerate(history, 1):
-        cells = " | ".join(f"{h['held_out_old'][s]:.2f} → {h['held_out_new'][s]:.2f}" for s in sets)
+        if codec:  # stored as the task's score −(RD loss)
+            cells = " | ".join(f"{-h['held_out_old'][s]:.4f} → {-h['held_out_new'][s]:.4f}" for s in sets)
+        else:
+            cells = " | ".join(f"{h['held_out_old'][s]:.2f} → {h['held_out_new'][s]:.2f}" for s in sets)
         minutes_i = float(h["gpu_seconds"]) / 60
         lines.append(f"| {i} ({h['date']}) | {_device_name(h)} | {int(h['steps']):,} | {minutes_i:.1f} | {cells} |")
     return "\n".join(lines) + "\n"
@@ -184,7 +246,10 @@ def adopt(
             )
             new = {d: math.fsum(v) / len(v) for d, v in new_i.items()}
             old = {d: math.fsum(v) / len(v) for d, v in old_i.items()}
-            ok, why = decide(new, old, min_gain, max_loss)
+            if is_codec(name):
+                ok, why = decide(new, old, CODEC_MIN_GAIN, CODEC_MAX_LOSS, unit="(RD score)")
+            else:
+                ok, why = decide(new, old, min_gain, max_loss)
             if ok and shipped.is_file():
                 for d in datasets:
                     i, change = worst_image(new_i[d], old_i[d])
@@ -216,8 +281,21 @@ def adopt(
         hist_path.write_text(json.dumps(history, indent=1) + "\n")
         section = card_section(name, history)
         write_card(weights_dir / f"{name}.md", section)
-        key = CLAIM_KEYS.get(name, "PSNR")  # the manifest's claim names, as irn_weights_report.py writes them
-        claims: dict[str, float | str] = {f"{d}_{key}": round(v, 2) for d, v in new.items()}
+        if is_codec(name):  # the claims are real-file numbers, as codec_weights_card.py writes them
+            real = real_file_scores(name, shipped, "Kodak24", limit)
+            write_codec_evaluation(weights_dir / f"{name}.md", "Kodak24", real)
+            claims: dict[str, float | str] = {
+                "Kodak24_bpp": round(real["bpp"], 4),
+                "Kodak24_RGB_PSNR": round(real["psnr_rgb"], 2),
+                "Kodak24_MS-SSIM": round(real["ms_ssim"], 4),
+            }
+            print(
+                f"{name}: Kodak24, real files: {real['bpp']:.4f} bpp, {real['psnr_rgb']:.2f} dB, MS-SSIM "
+                f"{real['ms_ssim']:.4f}"
+            )
+        else:
+            key = CLAIM_KEYS.get(name, "PSNR")  # the manifest's claim names, as irn_weights_report.py writes them
+            claims = {f"{d}_{key}": round(v, 2) for d, v in new.items()}
         if weights_dir.resolve() != PACKAGE_WEIGHTS.resolve():
             print(f"{name}: {weights_dir} is not the package's weights folder: the manifest is left alone")
         else:
@@ -225,7 +303,7 @@ def adopt(
 
             adopt_weights(name, shipped, tag=f"campaign-{len(history)}", claims=claims, card=f"{name}.md")
         steps = sum(int(h["steps"]) for h in history)
-        row = " | ".join(f"{new[d]:.2f}" for d in datasets)
+        row = " | ".join(f"{-new[d]:.4f}" if is_codec(name) else f"{new[d]:.2f}" for d in datasets)
         print(f"README row: | {name} | {row} | +{steps:,} campaign steps ({', '.join(datasets)}) |")
     return decisions
 

@@ -2,10 +2,11 @@
 """The GPU campaign: continue training the shipped models within a fixed wall-clock budget, as ONE prepared call.
 
 For each target in ``--targets`` (in that order; the default is the issue's priority: irn-x4, irn-x2, crm-q90,
-irn-color) the driver
+irn-color; the ILC teachers ``bls2017-128-q1``/``-q4`` come after them and are chosen by name) the driver
 
 1. starts from the committed weights in ``src/invrestore/weights/`` (weights only: Adam re-warms) with its preset
-   ``configs/irn/campaign_*.yaml`` (the fast path: bf16, channels-last, fused Adam, data resident on the GPU);
+   ``configs/irn/campaign_*.yaml`` or ``configs/ilc/campaign_teacher_*.yaml`` (the fast path: bf16, channels-last,
+   fused Adam, data resident on the GPU);
 2. stage A: trains at the constant learning rate with ``--time-limit`` = 70 % of the target's share of the budget,
    and reads the step rate off ``metrics.jsonl`` (compilation and autotuning fall into the first log interval, which
    is skipped);
@@ -13,7 +14,8 @@ irn-color) the driver
    rate to fill the rest of the share, a final decay stage (lr ×0.5 at half of it, ×0.5 again at three quarters)
    and a validation on Set5 at each third of it (``best/`` keeps the best; Set5 picks, nothing else is looked at);
 4. exports the picked checkpoint's weights to ``--out`` (files over 15.5 MiB split into ``.partN`` pieces of one
-   state dict, the CRM stored as fp16 as the shipped one is).
+   state dict, the CRM stored as fp16 as the shipped one is; a codec finalized first: quantiles fitted and coding
+   tables built from the picked checkpoint, convolution kernels in fp16, as the shipped codecs are).
 
 Outputs (at most 8 files): the weights, ``campaign.json`` (per target: steps, step rates, GPU seconds, schedule,
 Set5 validations, picked checkpoint, rollbacks, device, torch) and ``runs.tar.gz`` (each run's config.yaml and
@@ -55,7 +57,22 @@ TARGETS: dict[str, dict[str, Any]] = {
         "extra": ["source.irn_weights={weights}/irn-x2.safetensors"],
     },
     "irn-color": {"config": "configs/irn/campaign_color.yaml", "share": 0.15, "half": False},
+    # the ILC teachers (not in the default list): "codec" names the registered model whose coding tables the export
+    # builds; campaign_adopt.py decides on their rate–distortion score and measures real files before adopting
+    "bls2017-128-q1": {
+        "config": "configs/ilc/campaign_teacher_q1.yaml",
+        "share": 0.5,
+        "half": True,
+        "codec": "bls2017-128",
+    },
+    "bls2017-128-q4": {
+        "config": "configs/ilc/campaign_teacher_q4.yaml",
+        "share": 0.5,
+        "half": True,
+        "codec": "bls2017-128",
+    },
 }
+DEFAULT_TARGETS = "irn-x4,irn-x2,crm-q90,irn-color"
 SPLIT_BYTES = int(15.5 * 2**20)  # the device tool returns files of at most 16 MiB
 T_START = time.time()
 LOG: list[str] = []
@@ -112,13 +129,20 @@ def step_rate(run_dir: Path) -> float:
     return (float(b["step"]) - float(a["step"])) / max(float(b["time"]) - float(a["time"]), 1e-6)
 
 
-def export(run_dir: Path, out: Path, name: str, half: bool) -> tuple[list[str], str, int]:
-    """Write the picked checkpoint's weights; returns (file names, picked folder, its step)."""
+def export(run_dir: Path, out: Path, name: str, half: bool, codec: str | None = None) -> tuple[list[str], str, int]:
+    """Write the picked checkpoint's weights; returns (file names, picked folder, its step). ``codec``: the
+    registered codec model whose quantiles and coding tables are built from the checkpoint first."""
     sys.path.insert(0, str(REPO / "benchmarks"))
     from invrestore.train import load_weights, save_weights
 
     picked = "best" if (run_dir / "best" / "model.safetensors").is_file() else "last"
-    sd = load_weights(run_dir / picked / "model.safetensors")
+    if codec is not None:
+        from invrestore.models.ilc.loading import finalize_codec_weights
+
+        finalize_codec_weights(codec, run_dir / picked / "model.safetensors", run_dir / f"{name}.final.safetensors")
+        sd = load_weights(run_dir / f"{name}.final.safetensors")
+    else:
+        sd = load_weights(run_dir / picked / "model.safetensors")
     if half:
         from codec_weights_card import compact
 
@@ -191,7 +215,7 @@ def run_target(name: str, args: argparse.Namespace, share_s: float, runs: Path) 
     sched += [f"train.val_every={max(1, rest // 3)}"]
     log(f"{name}: stage A {step_a} steps at {rate:.2f} steps/s; stage B {rest} more steps, decay at {milestones}")
     train(config, run_dir, [*own, *sched], max(left, 1.0), True, logfile)
-    files, picked, step = export(run_dir, args.out, name, bool(spec["half"]))
+    files, picked, step = export(run_dir, args.out, name, bool(spec["half"]), spec.get("codec"))
     train_recs = records(run_dir, "train")
     done = int(train_recs[-1]["step"]) if train_recs else 0
     rec = {
@@ -219,7 +243,7 @@ def run_target(name: str, args: argparse.Namespace, share_s: float, runs: Path) 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--budget", type=float, required=True, help="Seconds for the whole call (from its start).")
-    ap.add_argument("--targets", default="irn-x4,irn-x2,crm-q90,irn-color")
+    ap.add_argument("--targets", default=DEFAULT_TARGETS, help=f"Comma-separated, among {', '.join(TARGETS)}.")
     ap.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "campaign_out")))
     ap.add_argument("--data", type=Path, default=REPO / ".devdata" / "train291.npz", help="Packed training set.")
     ap.add_argument("--eval-root", type=Path, default=REPO / ".devdata", help="Folder holding eval/Set5.")

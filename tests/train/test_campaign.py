@@ -180,6 +180,93 @@ def test_the_per_image_scores_average_to_the_tasks_validation(
     assert sum(per_image) / 2 == pytest.approx(mean, abs=1e-9)
 
 
+def test_a_codec_is_exported_finalized_with_coding_tables_and_fp16_kernels(tmp_path: Path) -> None:
+    from invrestore.models.ilc.loading import load_codec
+    from invrestore.models.registry import create_model
+
+    torch.manual_seed(0)
+    trained = create_model("bls2017-128").state_dict()  # a training checkpoint: no coding tables yet
+    out = tmp_path / "out"
+    out.mkdir()
+    files, _, _ = gpu_campaign.export(
+        _run_dir(tmp_path, trained), out, "bls2017-128-q1", half=True, codec="bls2017-128"
+    )
+    sd = load_weights(out / files[0])
+    kernels = [k for k, v in sd.items() if v.dim() == 4 and "entropy_bottleneck" not in k]
+    assert kernels and all(sd[k].dtype == torch.float16 for k in kernels)
+    codec = load_codec("bls2017-128-q1", str(out / files[0]))
+    assert all(eb.has_tables for eb in codec.entropy_bottlenecks())
+    x = torch.rand(1, 3, 64, 64)
+    from invrestore.entropy.bitstream import Bitstream
+
+    with torch.no_grad():
+        y = codec.decompress(Bitstream.from_bytes(codec.compress(x).to_bytes()))
+    assert y.shape == x.shape
+
+
+def _fake_codec_campaign(tmp_path: Path, value: float) -> tuple[Path, Path]:
+    """A result dir whose bls2017-128-q1 weights hold ``value``; the shipped ones hold 1.0."""
+    wdir, res = tmp_path / "weights", tmp_path / "result"
+    wdir.mkdir(parents=True)
+    res.mkdir(parents=True)
+    save_weights({"w": torch.full((4,), 1.0)}, wdir / "bls2017-128-q1.safetensors")
+    table = (
+        "| dataset | bpp (real file) | bpp (estimated) | PSNR-RGB | MS-SSIM | PSNR NQ |\n|---|---|---|---|---|---|\n"
+    )
+    card = f"# Model card\n\n## Evaluation\n\n{table}| Kodak24 | 0.3617 | 0.3600 | 25.90 | 0.9077 | 27.07 |\n"
+    (wdir / "bls2017-128-q1.md").write_text(card)
+    save_weights({"w": torch.full((4,), value)}, res / "bls2017-128-q1.safetensors")
+    rec = {
+        "target": "bls2017-128-q1",
+        "files": ["bls2017-128-q1.safetensors"],
+        "config": "configs/ilc/campaign_teacher_q1.yaml",
+        "steps": 5000,
+        "gpu_seconds": 600.0,
+        "picked": "best",
+        "picked_step": 4800,
+        "schedule": {"milestones": [3000, 4000]},
+    }
+    (res / "campaign.json").write_text(json.dumps({"device": "cpu", "torch": "2.13", "results": [rec]}))
+    return res, wdir
+
+
+def _rd_score(name: str, weights: Path, dataset: str, limit: int) -> float:
+    """A fake rate–distortion score −(λ·255²·MSE + bpp): the weights' value lowers the loss from 2.0."""
+    return -(2.0 - 0.1 * float(load_weights(weights)["w"].mean()))
+
+
+def test_a_codec_is_adopted_on_its_rd_score_with_real_file_claims_in_the_card(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = {"bpp": 0.35, "bpp_est": 0.349, "psnr_rgb": 27.5, "ms_ssim": 0.93, "psnr_nq": 28.1}
+    seen: list[Path] = []
+    monkeypatch.setattr(campaign_adopt, "real_file_scores", lambda n, w, d, lim: seen.append(w) or real)
+    res, wdir = _fake_codec_campaign(tmp_path, 1.5)  # RD loss 1.90 → 1.85 on every set
+    assert campaign_adopt.adopt(res, wdir, score=_rd_score) == {"bls2017-128-q1": True}
+    assert seen == [wdir / "bls2017-128-q1.safetensors"]  # measured on the adopted file
+    card = (wdir / "bls2017-128-q1.md").read_text()
+    assert "| Kodak24 | 0.3500 | 0.3490 | 27.50 | 0.9300 | 28.10 |" in card and "25.90" not in card
+    assert "Kodak24 RD loss before → after" in card and "1.9000 → 1.8500" in card
+
+
+@pytest.mark.parametrize("value", [0.9, 1.02])  # worse; better by less than CODEC_MIN_GAIN (0.005)
+def test_a_codec_not_better_by_its_rd_score_is_refused(tmp_path: Path, value: float) -> None:
+    res, wdir = _fake_codec_campaign(tmp_path, value)
+    before = (wdir / "bls2017-128-q1.safetensors").read_bytes()
+    assert campaign_adopt.adopt(res, wdir, score=_rd_score) == {"bls2017-128-q1": False}
+    assert (wdir / "bls2017-128-q1.safetensors").read_bytes() == before
+    assert "25.90" in (wdir / "bls2017-128-q1.md").read_text()
+
+
+def test_the_codec_score_is_the_tasks_rd_score(
+    tmp_path: Path, data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INVRESTORE_DATA", str(data_root))
+    shipped = BENCH.parent / "src" / "invrestore" / "weights" / "bls2017-128-q1.safetensors"
+    score = campaign_adopt.validation_score("bls2017-128-q1", shipped, "Set5", 1)
+    assert isinstance(score, float) and -3.0 < score < -0.5  # −(λ·255²·MSE + bpp) at λ = 0.0067
+
+
 def test_one_held_out_set_losing_too_much_refuses() -> None:
     ok, why = campaign_adopt.decide({"a": 31.0, "b": 29.9}, {"a": 30.0, "b": 30.0}, 0.02, 0.05)
     assert not ok and "b loses 0.100 dB" in why
