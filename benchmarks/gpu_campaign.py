@@ -2,10 +2,11 @@
 """The GPU campaign: continue training the shipped models within a fixed wall-clock budget, as ONE prepared call.
 
 For each target in ``--targets`` (in that order; the default is the issue's priority: irn-x4, irn-x2, crm-q90,
-irn-color; the ILC teachers ``bls2017-128-q1``/``-q4`` come after them and are chosen by name) the driver
+irn-color; the ILC teachers ``bls2017-128-q1``/``-q4`` and then ``ilc-small-q1``/``-q4`` come after them and are
+chosen by name) the driver
 
 1. starts from the committed weights in ``src/invrestore/weights/`` (weights only: Adam re-warms) with its preset
-   ``configs/irn/campaign_*.yaml`` or ``configs/ilc/campaign_teacher_*.yaml`` (the fast path: bf16, channels-last,
+   ``configs/irn/campaign_*.yaml`` or ``configs/ilc/campaign_{teacher,ilc}_*.yaml`` (the fast path: bf16, channels-last,
    fused Adam, data resident on the GPU);
 2. stage A: trains at the constant learning rate with ``--time-limit`` = 70 % of the target's share of the budget,
    and reads the step rate off ``metrics.jsonl`` (compilation and autotuning fall into the first log interval, which
@@ -70,6 +71,22 @@ TARGETS: dict[str, dict[str, Any]] = {
         "share": 0.5,
         "half": True,
         "codec": "bls2017-128",
+    },
+    # ILC continues distilling from the teacher of its rate point in the weights folder (a teacher adopted first
+    # is the one it learns from)
+    "ilc-small-q1": {
+        "config": "configs/ilc/campaign_ilc_q1.yaml",
+        "share": 0.5,
+        "half": True,
+        "codec": "ilc-small",
+        "extra": ["teacher.weights={weights}/bls2017-128-q1.safetensors"],
+    },
+    "ilc-small-q4": {
+        "config": "configs/ilc/campaign_ilc_q4.yaml",
+        "share": 0.5,
+        "half": True,
+        "codec": "ilc-small",
+        "extra": ["teacher.weights={weights}/bls2017-128-q4.safetensors"],
     },
 }
 DEFAULT_TARGETS = "irn-x4,irn-x2,crm-q90,irn-color"
