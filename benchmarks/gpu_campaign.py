@@ -138,8 +138,10 @@ def records(run_dir: Path, kind: str) -> list[dict[str, Any]]:
     return [r for r in recs if r.get("kind") == kind]
 
 
-def step_rate(run_dir: Path) -> float:
-    recs = records(run_dir, "train")
+def step_rate(run_dir: Path, after_step: int = 0) -> float:
+    """Steps/s of the run's segment that logged after ``after_step`` (0: the first one; a resumed segment's clock
+    starts again, so segments are measured apart), skipping its first log interval."""
+    recs = [r for r in records(run_dir, "train") if int(r["step"]) > after_step]
     if len(recs) < 3:
         raise RuntimeError(f"{run_dir}: too few log records to measure a step rate ({len(recs)})")
     a, b = recs[1], recs[-1]  # the first interval holds compilation, autotuning and the data upload
@@ -246,7 +248,7 @@ def run_target(name: str, args: argparse.Namespace, share_s: float, runs: Path) 
         "steps": done,
         "planned_steps": total,
         "rate_stage_a": rate,
-        "rate_stage_b": step_rate(run_dir) if len(train_recs) >= 3 else None,
+        "rate_stage_b": step_rate(run_dir, step_a) if sum(int(r["step"]) > step_a for r in train_recs) >= 3 else None,
         "gpu_seconds": time.time() - t0,
         "schedule": {"constant_until": milestones[0], "milestones": milestones, "gamma": 0.5},
         "set5": records(run_dir, "val"),

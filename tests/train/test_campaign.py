@@ -292,6 +292,14 @@ def test_the_window_rate_skips_the_first_interval_and_the_profiled_span(tmp_path
     assert gpu_window.rate_of(_metrics(tmp_path / "short", [(10, 1.0, 1.0), (20, 2.0, 1.0)]), None) is None
 
 
+def test_a_resumed_segment_is_timed_on_its_own_clock(tmp_path: Path) -> None:
+    # stage A: 10 steps per 2 s; stage B resumes at step 40 with its clock back at 0: 10 steps per 1 s
+    recs = [(10, 20.0, 1.0), (20, 22.0, 1.0), (30, 24.0, 1.0), (40, 26.0, 1.0)]
+    recs += [(50, 5.0, 1.0), (60, 6.0, 1.0), (70, 7.0, 1.0), (80, 8.0, 1.0)]
+    run = _metrics(tmp_path / "r", recs)
+    assert gpu_campaign.step_rate(run, after_step=40) == pytest.approx(10.0)
+
+
 def test_the_window_compares_loss_curves_at_the_steps_both_logged() -> None:
     a = [(50, 10.0), (100, 8.0), (150, 7.0)]
     b = [(50, 11.0), (100, 8.5), (200, 1.0)]
