@@ -158,8 +158,8 @@ def export(run_dir: Path, out: Path, name: str, half: bool, codec: str | None = 
     if codec is not None:
         from invrestore.models.ilc.loading import finalize_codec_weights
 
-        finalize_codec_weights(codec, run_dir / picked / "model.safetensors", run_dir / f"{name}.final.safetensors")
-        sd = load_weights(run_dir / f"{name}.final.safetensors")
+        final = run_dir / f"{name}.final.safetensors"
+        sd = finalize_codec_weights(codec, run_dir / picked / "model.safetensors", final).state_dict()
     else:
         sd = load_weights(run_dir / picked / "model.safetensors")
     if half:

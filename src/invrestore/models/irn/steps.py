@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -143,12 +142,10 @@ class IRNTask(BaseTask[IRNConfig]):
         return training_losses(model, batch, self.cfg.loss, generator)
 
     def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
-        from invrestore.models.irn.validation import METRIC_KEYS
+        from invrestore.models.irn.validation import mean_scores
 
         rows = self.validate_per_image(model, device)
-        if not rows:
-            return {}
-        return {k: math.fsum(r[k] for r in rows) / len(rows) for k in METRIC_KEYS}
+        return mean_scores(rows) if rows else {}
 
     def validate_per_image(self, model: nn.Module, device: torch.device) -> list[dict[str, float]]:
         """The scores of :meth:`validate` for each image of ``data.val_set``, in order (their means are

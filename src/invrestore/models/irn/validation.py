@@ -23,7 +23,7 @@ from invrestore.degradations.rescaling import RescalingMethod
 from invrestore.errors import DatasetNotFoundError, ScaleError
 from invrestore.metrics import psnr, quantize_8bit, ssim
 
-__all__ = ["METRIC_KEYS", "rescaling_image_scores", "rescaling_scores"]
+__all__ = ["METRIC_KEYS", "mean_scores", "rescaling_image_scores", "rescaling_scores"]
 
 #: The keys of :func:`rescaling_scores` (the protocol's metric columns).
 METRIC_KEYS = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb")
@@ -79,5 +79,9 @@ def rescaling_scores(
         DatasetNotFoundError: ``images`` is empty.
         ScaleError: an image smaller than ``2·scale + 1`` pixels on a side.
     """
-    rows = rescaling_image_scores(images, method, scale, device=device)
+    return mean_scores(rescaling_image_scores(images, method, scale, device=device))
+
+
+def mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
+    """The mean of each of :data:`METRIC_KEYS` over per-image ``rows`` (:func:`rescaling_image_scores`)."""
     return {k: math.fsum(r[k] for r in rows) / len(rows) for k in METRIC_KEYS}
