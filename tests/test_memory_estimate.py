@@ -3,8 +3,9 @@ the measured resident-set growth (sampled while it runs) of one no-grad IRN forw
 processes, shipped weights), so the CLI's one memory guard (``--max-memory``, automatic tiling) decides on numbers
 that hold. Under-estimates are the dangerous side (a tile that does not fit), so that bound stays tight; an
 over-estimate only makes tiles smaller than needed. Measured: estimate / measured = 1.14 and 1.23 for irn-x2 down at
-384² and 768², 1.03 and 1.09 for irn-x4 up at 96² and 192² LR (2026-12-02); on 2026-12-03 irn-x2 down at 768² read
-1.32 inside the full suite on a fresh clone (1.23 alone), outside the earlier ±30 % band, hence the wider upper bound."""
+384² and 768², 1.03 and 1.09 for irn-x4 up at 96² and 192² LR (2026-12-02); on 2026-12-03 irn-x2 down at 768²
+read 1.32 inside the full suite on a fresh clone (1.23 alone), outside the earlier ±30 % band, hence the wider upper
+bound."""
 
 from __future__ import annotations
 
