@@ -59,7 +59,7 @@ def _measured_growth(name: str, direction: str, side: int) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize(("name", "direction", "sides"), [("irn-x2", "down", (384, 768)), ("irn-x4", "up", (96, 192))])
-def test_the_memory_estimate_is_within_30_percent_of_the_measured_peak(
+def test_the_memory_estimate_is_70_to_150_percent_of_the_measured_peak(
     name: str, direction: str, sides: tuple[int, int]
 ) -> None:
     for side in sides:
